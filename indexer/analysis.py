@@ -1,0 +1,207 @@
+"""Japanese analysis for Whoosh: a SudachiPy tokenizer and the filters after it.
+
+The chain is ``SudachiTokenizer() | PartOfSpeechFilter() | LowercaseFilter()``. The tokenizer
+yields Sudachi's normalized form of every unit with character offsets into the *original*
+text, so that highlights land on the characters a person sees even where the analysed text
+differs from it (full-width letters, letters spread by spaces).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import unicodedata
+from collections.abc import Iterator
+from functools import cache
+
+from sudachipy import Dictionary, SplitMode
+from whoosh.analysis import Composable, LowercaseFilter, Token, Tokenizer
+
+# Parts of speech that carry no meaning for search: particles, auxiliary verbs, symbols, space.
+DROPPED_POS = frozenset({"助詞", "助動詞", "補助記号", "記号", "空白"})
+
+# Sudachi refuses inputs over about 49 KB; analyse longer text in pieces of this many characters.
+CHUNK = 4000
+
+# A space between Latin letters where one side is a lone letter: "P D C A", "SDG s", "D X".
+SPREAD_SPACE = re.compile(
+    r"(?<![A-Za-z])([A-Za-z]) (?=[A-Za-z])|(?<=[A-Za-z]) (?=[A-Za-z](?![A-Za-z]))"
+)
+
+_local = threading.local()
+
+
+@cache
+def sudachi_dictionary() -> Dictionary:
+    """Open the Sudachi dictionary once per process."""
+    return Dictionary(dict="core")
+
+
+def sudachi_tokenizer():
+    """Return this thread's Sudachi tokenizer (Sudachi tokenizers are not thread-safe)."""
+    tokenizer = getattr(_local, "tokenizer", None)
+    if tokenizer is None:
+        tokenizer = _local.tokenizer = sudachi_dictionary().tokenizer(SplitMode.C)
+    return tokenizer
+
+
+def normalize(text: str) -> tuple[str, list[int], list[int]]:
+    """Fold width (NFKC) and join spread letters, keeping where each character came from.
+
+    Returns the normalized text and, for each of its characters, the start and end offset of
+    the original character(s) it stands for.
+
+    >>> normalize("Ｐ Ｄ ＣＡ化")[0]
+    'PDCA化'
+    """
+    folded, starts, ends = [], [], []
+    for index, char in enumerate(text):
+        for piece in unicodedata.normalize("NFKC", char):
+            folded.append(piece)
+            starts.append(index)
+            ends.append(index + 1)
+    folded_text = "".join(folded)
+    drop = {m.end(1) if m.group(1) else m.start() for m in SPREAD_SPACE.finditer(folded_text)}
+    if not drop:
+        return folded_text, starts, ends
+    keep = [i for i in range(len(folded)) if i not in drop]
+    return "".join(folded[i] for i in keep), [starts[i] for i in keep], [ends[i] for i in keep]
+
+
+def _chunks(text: str) -> Iterator[tuple[int, str]]:
+    """Split text for Sudachi into pieces of at most CHUNK characters, at a space if one is near."""
+    start = 0
+    while len(text) - start > CHUNK:
+        cut = max(text.rfind(" ", start, start + CHUNK), text.rfind("。", start, start + CHUNK))
+        end = cut + 1 if cut > start + CHUNK // 2 else start + CHUNK
+        yield start, text[start:end]
+        start = end
+    yield start, text[start:]
+
+
+def sudachi_units(text: str) -> Iterator[tuple[str, str, int, int, int, bool]]:
+    """Yield (normalized form, part of speech, position, start, end, fine) for each unit.
+
+    Units come at three granularities: each long unit (Sudachi's mode C) sits at the position of
+    its first short unit (mode A), the short units follow at consecutive positions, and the
+    middle units (mode B) sit where they begin. ``fine`` marks the short units, the ones a phrase
+    is made of. Offsets are into ``text`` as given.
+
+    >>> units = sudachi_units("選挙管理委員会")
+    >>> [(u[0], u[2], u[5]) for u in units]  # doctest: +NORMALIZE_WHITESPACE
+    [('選挙管理委員会', 0, False), ('選挙', 0, True), ('管理', 1, True), ('委員会', 2, False),
+     ('委員', 2, True), ('会', 3, True)]
+    """
+    normalized, starts, ends = normalize(text)
+    position = 0
+    for offset, chunk in _chunks(normalized):
+        for morpheme in sudachi_tokenizer().tokenize(chunk):
+            pos = morpheme.part_of_speech()[0]
+            shorts = list(morpheme.split(SplitMode.A)) or [morpheme]
+            middles = list(morpheme.split(SplitMode.B)) or [morpheme]
+            first_at = {short.begin(): position + i for i, short in enumerate(shorts)}
+            spans = {(short.begin(), short.end()) for short in shorts}
+            spans.add((morpheme.begin(), morpheme.end()))
+            units = [(position, 0, morpheme, pos, len(shorts) == 1)]
+            units += [
+                (first_at.get(m.begin(), position), 1, m, m.part_of_speech()[0], False)
+                for m in middles
+                if (m.begin(), m.end()) not in spans
+            ]
+            if len(shorts) > 1:
+                units += [
+                    (position + i, 2, s, s.part_of_speech()[0], True) for i, s in enumerate(shorts)
+                ]
+            for unit_position, _, unit, unit_pos, fine in sorted(units, key=lambda u: u[:2]):
+                start, end = offset + unit.begin(), offset + unit.end()
+                yield (
+                    unit.normalized_form(),
+                    unit_pos,
+                    unit_position,
+                    starts[start],
+                    ends[end - 1],
+                    fine,
+                )
+            position += len(shorts)
+
+
+class SudachiTokenizer(Tokenizer):
+    """Tokenize Japanese text with SudachiPy into multi-granular units.
+
+    Each token carries ``pos`` (Sudachi's part of speech) and ``fine`` (a short unit) beside the
+    usual Whoosh attributes.
+
+    >>> [t.text for t in SudachiTokenizer()("個人情報の保護")]
+    ['個人情報', '個人', '情報', 'の', '保護']
+    """
+
+    def __call__(
+        self,
+        value: str,
+        positions: bool = False,
+        chars: bool = False,
+        keeporiginal: bool = False,
+        removestops: bool = True,
+        start_pos: int = 0,
+        start_char: int = 0,
+        tokenize: bool = True,
+        mode: str = "",
+        **kwargs,
+    ) -> Iterator[Token]:
+        token = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
+        if not tokenize:
+            token.original = token.text = value
+            token.boost, token.stopped, token.part_of_speech, token.fine = 1.0, False, "", True
+            if positions:
+                token.pos = start_pos
+            if chars:
+                token.startchar, token.endchar = start_char, start_char + len(value)
+            yield token
+            return
+        for text, part_of_speech, position, start, end, fine in sudachi_units(value):
+            token.text = text
+            token.boost, token.stopped = 1.0, False
+            token.part_of_speech, token.fine = part_of_speech, fine
+            if keeporiginal:
+                token.original = value[start:end]
+            if positions:
+                token.pos = start_pos + position
+            if chars:
+                token.startchar, token.endchar = start_char + start, start_char + end
+            yield token
+
+
+class PartOfSpeechFilter(Composable):
+    """Drop particles, auxiliary verbs, symbols and white space, closing the position gaps.
+
+    Phrases then match across a dropped particle (情報の保護 ~ 情報保護), the usual choice
+    for Japanese search.
+
+    >>> analyzer = SudachiTokenizer() | PartOfSpeechFilter()
+    >>> [(t.text, t.pos) for t in analyzer("情報の保護", positions=True)]
+    [('情報', 0), ('保護', 1)]
+    """
+
+    def __init__(self, dropped: frozenset[str] = DROPPED_POS):
+        self.dropped = dropped
+
+    def __call__(self, tokens: Iterator[Token]) -> Iterator[Token]:
+        removed, last_dropped = 0, None
+        for token in tokens:
+            position = getattr(token, "pos", None)
+            if token.part_of_speech in self.dropped:
+                if token.fine and isinstance(position, int) and position != last_dropped:
+                    removed, last_dropped = removed + 1, position
+                continue
+            if isinstance(position, int):
+                token.pos = position - removed
+            yield token
+
+
+def japanese_analyzer():
+    """Return the analyzer used for both indexing and queries.
+
+    >>> [t.text for t in japanese_analyzer()("ＤＸを推進するP D C Aサイクル")]
+    ['dx', '推進', '為る', 'pdcaサイクル', 'pdca', 'サイクル']
+    """
+    return SudachiTokenizer() | PartOfSpeechFilter() | LowercaseFilter()

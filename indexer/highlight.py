@@ -1,0 +1,68 @@
+"""Mark the words of a query in an item's text, on the original characters."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from html import escape
+
+from indexer.analysis import japanese_analyzer
+from indexer.query import Word
+
+_analyzer = japanese_analyzer()
+
+
+def match_spans(text: str, words: Iterable[Word]) -> list[tuple[int, int]]:
+    """Return the merged (start, end) character spans of `text` that the words match.
+
+    A word of several short units matches only where they stand in a row, so 委員会 marks
+    選挙管理委員会's 委員会 but not the 会 of 審議会.
+
+    >>> text = "選挙管理委員会と審議会"
+    >>> [text[s:e] for s, e in match_spans(text, [Word(("委員", "会"), frozenset())])]
+    ['委員会']
+    """
+    words = list(words)
+    if not words:
+        return []
+    fine: dict[int, tuple[str, int, int]] = {}
+    coarse: list[tuple[str, int, int]] = []
+    for token in _analyzer(text, positions=True, chars=True):
+        if token.fine:
+            fine.setdefault(token.pos, (token.text, token.startchar, token.endchar))
+        else:
+            coarse.append((token.text, token.startchar, token.endchar))
+    spans = []
+    for word in words:
+        size = len(word.fine)
+        for position, (first, start, _) in fine.items():
+            if first != word.fine[0]:
+                continue
+            run = [fine.get(position + i) for i in range(size)]
+            if all(r and r[0] == t for r, t in zip(run, word.fine, strict=True)):
+                spans.append((start, run[-1][2]))
+        spans += [(start, end) for text_, start, end in coarse if text_ in word.coarse]
+    return _merge(spans)
+
+
+def _merge(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(spans):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def highlight(text: str, words: Iterable[Word]) -> str:
+    """Return `text` HTML-escaped with every match wrapped in ``<mark>``.
+
+    >>> highlight("<b>防災</b>訓練", [Word(("防災",), frozenset())])
+    '&lt;b&gt;<mark>防災</mark>&lt;/b&gt;訓練'
+    """
+    parts, last = [], 0
+    for start, end in match_spans(text, words):
+        parts += [escape(text[last:start]), "<mark>", escape(text[start:end]), "</mark>"]
+        last = end
+    parts.append(escape(text[last:]))
+    return "".join(parts)

@@ -1,0 +1,135 @@
+"""Turn what a person types into a Whoosh query, never failing.
+
+The language is small on purpose: words are AND-ed, ``OR`` between two words or phrases
+makes an alternative, a leading ``-`` (or ``NOT``) excludes, and ``"…"`` is an exact phrase.
+Everything else, Whoosh syntax included (``*``, ``:``, ``[a TO``), is taken as plain words.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from whoosh import query as wq
+
+from indexer.analysis import japanese_analyzer
+
+FIELD = "text"
+MAX_QUERY_CHARS = 500
+PIECE = re.compile(r'"([^"]*)"?|(\S+)')
+
+
+@dataclass(frozen=True)
+class Word:
+    """One analysed word or phrase: the short units in order and the longer units it holds."""
+
+    fine: tuple[str, ...]
+    coarse: frozenset[str]
+
+
+@dataclass(frozen=True)
+class ParsedQuery:
+    must: tuple[tuple[Word, ...], ...]  # each clause: any one of its words
+    must_not: tuple[Word, ...]
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.must and not self.must_not
+
+    @property
+    def positive_words(self) -> list[Word]:
+        return [word for clause in self.must for word in clause]
+
+
+_analyzer = None
+
+
+def analyse_word(text: str) -> Word | None:
+    """Analyse a word or phrase into its short units (for the phrase) and long units.
+
+    >>> analyse_word("個人情報保護")
+    Word(fine=('個人', '情報', '保護'), coarse=frozenset({'個人情報保護'}))
+    >>> analyse_word("の") is None
+    True
+    """
+    global _analyzer
+    if _analyzer is None:
+        _analyzer = japanese_analyzer()
+    fine: dict[int, str] = {}
+    coarse = set()
+    for token in _analyzer(text, positions=True):
+        if token.fine:
+            fine.setdefault(token.pos, token.text)
+        else:
+            coarse.add(token.text)
+    if not fine:
+        return None
+    return Word(tuple(fine[p] for p in sorted(fine)), frozenset(coarse))
+
+
+def clean_query(text: str) -> str:
+    """Fold width, drop control characters and cap the length of a query."""
+    text = unicodedata.normalize("NFKC", text)
+    text = "".join(" " if unicodedata.category(c)[0] in "CZ" else c for c in text)
+    return text[:MAX_QUERY_CHARS]
+
+
+def parse_query(text: str) -> ParsedQuery:
+    """Parse a query string into AND-ed clauses of OR-ed words and excluded words.
+
+    >>> q = parse_query('防災 OR 防犯 -訓練 "子育て支援"')
+    >>> [[w.fine for w in clause] for clause in q.must], [w.fine for w in q.must_not]
+    ([[('防災',), ('防犯',)], [('子育て', '支援')]], [('訓練',)])
+    """
+    must: list[list[Word]] = []
+    must_not: list[Word] = []
+    join_next, negate_next = False, False
+    for match in PIECE.finditer(clean_query(text)):
+        phrase, bare = match.group(1), match.group(2)
+        if bare in ("OR", "|"):
+            join_next = bool(must)
+            continue
+        if bare in ("AND", "&", "+"):
+            continue
+        if bare == "NOT":
+            negate_next = True
+            continue
+        negate = negate_next
+        if bare and bare.startswith("-"):
+            negate, bare = True, bare.lstrip("-")
+        word = analyse_word(phrase if phrase is not None else bare)
+        negate_next = False
+        if word is None:
+            join_next = False
+            continue
+        if negate:
+            must_not.append(word)
+        elif join_next:
+            must[-1].append(word)
+        else:
+            must.append([word])
+        join_next = False
+    return ParsedQuery(tuple(tuple(c) for c in must), tuple(must_not))
+
+
+def word_query(word: Word) -> wq.Query:
+    """Require the short units in order; rank items holding the same long unit higher."""
+    if len(word.fine) == 1:
+        required = wq.Term(FIELD, word.fine[0])
+    else:
+        required = wq.Phrase(FIELD, list(word.fine))
+    extra = [wq.Term(FIELD, text) for text in sorted(word.coarse)]
+    return wq.AndMaybe(required, wq.Or(extra)) if extra else required
+
+
+def to_whoosh(parsed: ParsedQuery) -> wq.Query:
+    """Build the Whoosh query; exclusions alone exclude from every item."""
+    clauses = [wq.Or([word_query(w) for w in clause]) for clause in parsed.must]
+    if not clauses:
+        required = wq.Every()
+    else:
+        required = clauses[0] if len(clauses) == 1 else wq.And(clauses)
+    if parsed.must_not:
+        return wq.AndNot(required, wq.Or([word_query(w) for w in parsed.must_not]))
+    return required
