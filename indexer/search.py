@@ -7,9 +7,11 @@ columns in memory, and reopens them when a rebuild has swapped a new index in.
 
 from __future__ import annotations
 
+import gc
 import math
 import os
 import threading
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -97,16 +99,24 @@ class PolicyIndex:
             raise IndexUnavailable(
                 f"no index at {self.index_dir}: build it with `python -m indexer build`"
             )
-        try:
-            searcher = whoosh_index.open_dir(target).searcher()
-            reader = searcher.reader()
-            columns = {name: list(reader.column_reader(name)) for name in (*FACETS, "order")}
-            ids = [reader.stored_fields(d)["id"] for d in range(reader.doc_count_all())]
-        except Exception as error:  # a damaged index can fail in many ways inside Whoosh
+        problem = None
+        # Whoosh leaves a file open when it fails to read a segment; close it quietly.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ResourceWarning)
+            try:
+                searcher = whoosh_index.open_dir(target).searcher()
+                reader = searcher.reader()
+                columns = {name: list(reader.column_reader(name)) for name in (*FACETS, "order")}
+                ids = [reader.stored_fields(d)["id"] for d in range(reader.doc_count_all())]
+            except Exception as error:  # a damaged index can fail in many ways inside Whoosh
+                problem = f"{error.__class__.__name__}: {error}"
+            if problem:
+                gc.collect()
+        if problem:
             raise IndexUnavailable(
-                f"the index at {self.index_dir} cannot be read ({error.__class__.__name__}: "
-                f"{error}); rebuild it with `python -m indexer build`"
-            ) from error
+                f"the index at {self.index_dir} cannot be read ({problem}); "
+                "rebuild it with `python -m indexer build`"
+            )
         in_order = sorted(range(len(ids)), key=columns["order"].__getitem__)
         values = {name: list(dict.fromkeys(columns[name][d] for d in in_order)) for name in FACETS}
         return _Snapshot(target, searcher, columns, values, {i: d for d, i in enumerate(ids)})

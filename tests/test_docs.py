@@ -1,0 +1,18 @@
+"""Every `>>>` example in the indexer's docstrings runs and holds."""
+
+from __future__ import annotations
+
+import doctest
+import importlib
+
+import pytest
+
+MODULES = ["analysis", "corpus", "query", "highlight", "schema"]
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_docstring_examples(name):
+    module = importlib.import_module(f"indexer.{name}")
+    result = doctest.testmod(module)
+    assert result.attempted > 0
+    assert result.failed == 0
