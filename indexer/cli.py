@@ -121,7 +121,7 @@ def export(fmt: str, corpus_dir: Path) -> None:
         items = load_corpus(corpus_dir)
     except CorpusError as error:
         raise click.ClickException(str(error)) from None
-    out = click.get_text_stream("stdout")
+    out = sys.stdout
     if fmt == "jsonl":
         for item in items:
             record = {name: getattr(item, name) for name in EXPORT_FIELDS}

@@ -47,7 +47,12 @@ def test_words_are_kept_apart_where_no_letter_is_alone():
 
 
 def test_particles_auxiliaries_symbols_and_spaces_are_dropped():
-    assert [t for t, _, _ in tokens("防災・防犯の「強化」を図る。")] == ["防災", "防犯", "強化", "図る"]
+    assert [t for t, _, _ in tokens("防災・防犯の「強化」を図る。")] == [
+        "防災",
+        "防犯",
+        "強化",
+        "図る",
+    ]
 
 
 def test_normalized_form_joins_spelling_variants():

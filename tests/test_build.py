@@ -128,7 +128,10 @@ def test_two_builds_at_once_take_turns(corpus, tmp_path):
 
 def test_a_build_that_cannot_get_the_lock_says_so(corpus, tmp_path):
     index_dir = tmp_path / "index"
-    with build_lock(index_dir), pytest.raises(BuildError, match="another build .* is still running"):
+    with (
+        build_lock(index_dir),
+        pytest.raises(BuildError, match="another build .* is still running"),
+    ):
         build_index(corpus, index_dir, lock_wait=0.2)
     assert not index_dir.exists()
 

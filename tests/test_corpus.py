@@ -140,7 +140,11 @@ BAD_INPUTS = {
     "unknown row label": (HEADER + "施作\t<ul> ○ 防災 \t<ul> ○ 防犯\n", 6, "unknown row label"),
     "empty cell": (HEADER + "施策\t<ul> ○ 防災 \t<ul> \n", 6, "no ○ items"),
     "heading out of sequence": (HEADER + ROW + "\n3. 福祉部\n", 8, "out of sequence"),
-    "text before bullet": (HEADER + "施策\t<ul> 前置き ○ 防災 \t<ul> ○ 防犯\n", 6, "before the first"),
+    "text before bullet": (
+        HEADER + "施策\t<ul> 前置き ○ 防災 \t<ul> ○ 防犯\n",
+        6,
+        "before the first",
+    ),
     "missing cell": (HEADER + "施策\t<ul> ○ 防災\n", 6, "1 cells for 2 columns"),
     "unknown section": (HEADER + ROW + "*別の節\n", 7, "unknown section"),
 }

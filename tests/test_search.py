@@ -1,0 +1,137 @@
+"""The one search function: ranking, filters, facets, browse mode, highlights."""
+
+from __future__ import annotations
+
+import pytest
+
+from indexer.search import MAX_PER_PAGE, UnknownFilter
+
+
+def counts(result, facet):
+    return {f.value: f.count for f in result.facets[facet] if f.count}
+
+
+def test_ranked_hits_with_scores_in_descending_order(policy_index):
+    result = policy_index.search("防災")
+    assert result.total == 16
+    scores = [hit.score for hit in result.hits]
+    assert scores == sorted(scores, reverse=True)
+    assert all("<mark>防災</mark>" in hit.highlight for hit in result.hits)
+
+
+def test_every_item_containing_a_literal_word_is_found(policy_index, seed_items):
+    for word in ("防災", "公共施設", "窓口", "絵本のまち", "ワークライフバランス"):
+        expected = {item.id for item in seed_items if word in item.text}
+        found = {hit.id for hit in policy_index.search(word, per_page=100).hits}
+        assert expected <= found, word
+
+
+def test_full_and_half_width_meet(policy_index):
+    half = policy_index.search("DX", per_page=100)
+    full = policy_index.search("ＤＸ", per_page=100)
+    assert half.total == full.total > 20
+    assert [h.id for h in half.hits] == [h.id for h in full.hits]
+
+
+def test_spread_letters_are_found_and_highlighted_on_the_original(policy_index):
+    hit = policy_index.search("PDCA").hits[0]
+    assert "<mark>P D C A</mark>サイクル" in hit.highlight
+    ojt = policy_index.search("OJT", per_page=100)
+    assert {h.id for h in ojt.hits} >= {
+        "r5-keiei-02-jinzai-hoshin-01",
+        "r5-keiei-02-jinzai-mokuhyo-01",
+    }
+    spread = [h for h in ojt.hits if h.id == "r5-keiei-02-jinzai-hoshin-01"][0]
+    assert "応じた<mark>O J T</mark>に取り組みます" in spread.highlight
+
+
+def test_ties_keep_document_order(policy_index):
+    result = policy_index.search("ワークライフバランスの推進", per_page=100)
+    tied = [h for h in result.hits if h.score == result.hits[0].score]
+    assert len(tied) >= 2
+    orders = [policy_index.get(h.id)["order"] for h in tied]
+    assert orders == sorted(orders)
+
+
+def test_filters_or_within_a_facet_and_across_facets(policy_index):
+    one = policy_index.search("DX", departments=["危機管理部"])
+    two = policy_index.search("DX", departments=["危機管理部", "福祉部"])
+    assert {h.department for h in one.hits} == {"危機管理部"}
+    assert {h.department for h in two.hits} == {"危機管理部", "福祉部"}
+    assert two.total == one.total + policy_index.search("DX", departments=["福祉部"]).total
+    both = policy_index.search("DX", departments=["危機管理部"], categories=["改革"])
+    assert 0 < both.total < one.total
+    assert {(h.department, h.category) for h in both.hits} == {("危機管理部", "改革")}
+
+
+def test_facet_counts_equal_the_filtered_totals(policy_index):
+    result = policy_index.search("推進", categories=["施策"])
+    for department, count in counts(result, "department").items():
+        narrowed = policy_index.search("推進", departments=[department], categories=["施策"])
+        assert narrowed.total == count, department
+    assert sum(counts(result, "department").values()) == result.total
+    for category, count in counts(result, "category").items():
+        assert policy_index.search("推進", categories=[category]).total == count
+
+
+def test_department_facet_lists_all_20_in_document_order(policy_index, seed_items):
+    result = policy_index.search("保育")
+    departments = [f.value for f in result.facets["department"]]
+    assert departments == list(dict.fromkeys(item.department for item in seed_items))
+    assert [f.value for f in result.facets["column"]] == ["経営方針", "重点目標", "取り組むこと"]
+    selected = policy_index.search("保育", departments=["子ども家庭部"]).facets["department"]
+    assert [f.value for f in selected if f.selected] == ["子ども家庭部"]
+
+
+def test_browse_mode_lists_every_item_in_document_order(policy_index, seed_items):
+    result = policy_index.search("", per_page=100, page=5)
+    assert result.total == 475 and result.pages == 5
+    assert [h.id for h in result.hits] == [item.id for item in seed_items[400:]]
+    assert all(h.score is None and "<mark>" not in h.highlight for h in result.hits)
+    assert counts(policy_index.search("  \u3000 "), "department")["教育委員会事務局"] == 38
+
+
+def test_pagination_covers_every_hit_once(policy_index):
+    whole = [h.id for h in policy_index.search("推進", per_page=100).hits]
+    pages = []
+    for page in range(1, policy_index.search("推進", per_page=7).pages + 1):
+        pages += [h.id for h in policy_index.search("推進", per_page=7, page=page).hits]
+    assert pages == whole
+    assert policy_index.search("推進", page=999).hits == []
+    assert policy_index.search("", per_page=10_000).per_page == MAX_PER_PAGE
+
+
+def test_query_language(policy_index):
+    either = policy_index.search("防災 OR 防犯").total
+    assert either > policy_index.search("防災").total
+    both = policy_index.search("防災 防犯")
+    assert all("防災" in h.text and "防犯" in h.text for h in both.hits) and both.total > 0
+    excluded = policy_index.search("防災 -訓練", per_page=100)
+    assert excluded.total > 0 and not any("訓練" in h.text for h in excluded.hits)
+    phrase = policy_index.search('"公共施設のあり方"', per_page=100)
+    assert phrase.total > 0 and all("公共施設のあり方" in h.text for h in phrase.hits)
+
+
+def test_whoosh_syntax_and_empty_words_are_plain_text(policy_index):
+    for query in ("*", "?", "text:", "[a TO", '"', "(", "AND", "OR", "NOT", "の", "^~"):
+        assert policy_index.search(query).total == 0, query
+
+
+def test_highlight_escapes_the_text(policy_index):
+    for hit in policy_index.search("推進", per_page=100).hits:
+        plain = hit.highlight.replace("<mark>", "").replace("</mark>", "")
+        assert "<" not in plain and ">" not in plain
+
+
+def test_unknown_filter_values_are_refused(policy_index):
+    with pytest.raises(UnknownFilter, match="unknown department: 存在しない部"):
+        policy_index.search("防災", departments=["存在しない部"])
+
+
+def test_get_and_items_in_document_order(policy_index, seed_items):
+    item = policy_index.get("r5-keiei-03-shisaku-mokuhyo-04")
+    assert item["text"] == "防災ガイドの更新" and item["department"] == "危機管理部"
+    assert policy_index.get("../../etc/passwd") is None
+    same = policy_index.items(department="危機管理部", category="施策")
+    expected = [i.id for i in seed_items if (i.department, i.category) == ("危機管理部", "施策")]
+    assert [i["id"] for i in same] == expected and item["id"] in expected
