@@ -9,13 +9,14 @@ differs from it (full-width letters, letters spread by spaces).
 from __future__ import annotations
 
 import re
-import threading
 import unicodedata
 from collections.abc import Iterator
-from functools import cache
+from typing import NamedTuple
 
-from sudachipy import Dictionary, SplitMode
+from sudachipy import SplitMode
 from whoosh.analysis import Composable, LowercaseFilter, Token, Tokenizer
+
+from indexer.dictionary import sudachi_tokenizer
 
 # Parts of speech that carry no meaning for search: particles, auxiliary verbs, symbols, space.
 DROPPED_POS = frozenset({"助詞", "助動詞", "補助記号", "記号", "空白"})
@@ -27,22 +28,6 @@ CHUNK = 4000
 SPREAD_SPACE = re.compile(
     r"(?<![A-Za-z])([A-Za-z]) (?=[A-Za-z])|(?<=[A-Za-z]) (?=[A-Za-z](?![A-Za-z]))"
 )
-
-_local = threading.local()
-
-
-@cache
-def sudachi_dictionary() -> Dictionary:
-    """Open the Sudachi dictionary once per process."""
-    return Dictionary(dict="core")
-
-
-def sudachi_tokenizer():
-    """Return this thread's Sudachi tokenizer (Sudachi tokenizers are not thread-safe)."""
-    tokenizer = getattr(_local, "tokenizer", None)
-    if tokenizer is None:
-        tokenizer = _local.tokenizer = sudachi_dictionary().tokenizer(SplitMode.C)
-    return tokenizer
 
 
 def normalize(text: str) -> tuple[str, list[int], list[int]]:
@@ -79,16 +64,28 @@ def _chunks(text: str) -> Iterator[tuple[int, str]]:
     yield start, text[start:]
 
 
-def sudachi_units(text: str) -> Iterator[tuple[str, str, int, int, int, bool]]:
-    """Yield (normalized form, part of speech, position, start, end, fine) for each unit.
+class Unit(NamedTuple):
+    """One unit of analysed text; offsets are into the text as given."""
 
-    Units come at three granularities: each long unit (Sudachi's mode C) sits at the position of
-    its first short unit (mode A), the short units follow at consecutive positions, and the
-    middle units (mode B) sit where they begin. ``fine`` marks the short units, the ones a phrase
-    is made of. Offsets are into ``text`` as given.
+    text: str  # Sudachi's normalized form
+    part_of_speech: str
+    position: int
+    start: int
+    end: int
+    fine: bool  # a short unit: phrases are made of these
+    reading: str  # katakana
+    oov: bool  # not in the dictionary
+    local: bool  # from the project's user dictionary
 
-    >>> units = sudachi_units("選挙管理委員会")
-    >>> [(u[0], u[2], u[5]) for u in units]  # doctest: +NORMALIZE_WHITESPACE
+def sudachi_units(text: str) -> Iterator[Unit]:
+    """Yield the units of `text` at three granularities.
+
+    Each long unit (Sudachi's mode C) sits at the position of its first short unit (mode A), the
+    short units follow at consecutive positions, and the middle units (mode B) sit where they
+    begin, so that a part and the whole both match and phrases work across long units.
+
+    >>> [(u.text, u.position, u.fine) for u in sudachi_units("選挙管理委員会")]
+    ... # doctest: +NORMALIZE_WHITESPACE
     [('選挙管理委員会', 0, False), ('選挙', 0, True), ('管理', 1, True), ('委員会', 2, False),
      ('委員', 2, True), ('会', 3, True)]
     """
@@ -96,31 +93,31 @@ def sudachi_units(text: str) -> Iterator[tuple[str, str, int, int, int, bool]]:
     position = 0
     for offset, chunk in _chunks(normalized):
         for morpheme in sudachi_tokenizer().tokenize(chunk):
-            pos = morpheme.part_of_speech()[0]
             shorts = list(morpheme.split(SplitMode.A)) or [morpheme]
             middles = list(morpheme.split(SplitMode.B)) or [morpheme]
             first_at = {short.begin(): position + i for i, short in enumerate(shorts)}
             spans = {(short.begin(), short.end()) for short in shorts}
             spans.add((morpheme.begin(), morpheme.end()))
-            units = [(position, 0, morpheme, pos, len(shorts) == 1)]
+            units = [(position, 0, morpheme, len(shorts) == 1)]
             units += [
-                (first_at.get(m.begin(), position), 1, m, m.part_of_speech()[0], False)
+                (first_at.get(m.begin(), position), 1, m, False)
                 for m in middles
                 if (m.begin(), m.end()) not in spans
             ]
             if len(shorts) > 1:
-                units += [
-                    (position + i, 2, s, s.part_of_speech()[0], True) for i, s in enumerate(shorts)
-                ]
-            for unit_position, _, unit, unit_pos, fine in sorted(units, key=lambda u: u[:2]):
+                units += [(position + i, 2, short, True) for i, short in enumerate(shorts)]
+            for unit_position, _, unit, fine in sorted(units, key=lambda u: u[:2]):
                 start, end = offset + unit.begin(), offset + unit.end()
-                yield (
+                yield Unit(
                     unit.normalized_form(),
-                    unit_pos,
+                    unit.part_of_speech()[0],
                     unit_position,
                     starts[start],
                     ends[end - 1],
                     fine,
+                    unit.reading_form(),
+                    unit.is_oov(),
+                    unit.dictionary_id() > 0,
                 )
             position += len(shorts)
 
@@ -128,8 +125,8 @@ def sudachi_units(text: str) -> Iterator[tuple[str, str, int, int, int, bool]]:
 class SudachiTokenizer(Tokenizer):
     """Tokenize Japanese text with SudachiPy into multi-granular units.
 
-    Each token carries ``pos`` (Sudachi's part of speech) and ``fine`` (a short unit) beside the
-    usual Whoosh attributes.
+    Each token carries ``part_of_speech``, ``fine`` (a short unit), ``reading``, ``oov`` and
+    ``local`` (from the user dictionary) beside the usual Whoosh attributes.
 
     >>> [t.text for t in SudachiTokenizer()("個人情報の保護")]
     ['個人情報', '個人', '情報', 'の', '保護']
@@ -152,22 +149,24 @@ class SudachiTokenizer(Tokenizer):
         if not tokenize:
             token.original = token.text = value
             token.boost, token.stopped, token.part_of_speech, token.fine = 1.0, False, "", True
+            token.reading, token.oov, token.local = value, False, False
             if positions:
                 token.pos = start_pos
             if chars:
                 token.startchar, token.endchar = start_char, start_char + len(value)
             yield token
             return
-        for text, part_of_speech, position, start, end, fine in sudachi_units(value):
-            token.text = text
+        for unit in sudachi_units(value):
+            token.text = unit.text
             token.boost, token.stopped = 1.0, False
-            token.part_of_speech, token.fine = part_of_speech, fine
+            token.part_of_speech, token.fine = unit.part_of_speech, unit.fine
+            token.reading, token.oov, token.local = unit.reading, unit.oov, unit.local
             if keeporiginal:
-                token.original = value[start:end]
+                token.original = value[unit.start : unit.end]
             if positions:
-                token.pos = start_pos + position
+                token.pos = start_pos + unit.position
             if chars:
-                token.startchar, token.endchar = start_char + start, start_char + end
+                token.startchar, token.endchar = start_char + unit.start, start_char + unit.end
             yield token
 
 
@@ -205,3 +204,25 @@ def japanese_analyzer():
     ['dx', '推進', '為る', 'pdcaサイクル', 'pdca', 'サイクル']
     """
     return SudachiTokenizer() | PartOfSpeechFilter() | LowercaseFilter()
+
+
+class ReadingFilter(Composable):
+    """Replace each token's text with its reading, in katakana.
+
+    >>> [t.text for t in (SudachiTokenizer() | ReadingFilter())("保育")]
+    ['ホイク']
+    """
+
+    def __call__(self, tokens: Iterator[Token]) -> Iterator[Token]:
+        for token in tokens:
+            token.text = token.reading
+            yield token
+
+
+def reading_analyzer():
+    """Return the analyzer of the reading field: the same units, indexed by their readings.
+
+    >>> [t.text for t in reading_analyzer()("高齢者の健康")]
+    ['コウレイシャ', 'コウレイ', 'シャ', 'ケンコウ']
+    """
+    return SudachiTokenizer() | PartOfSpeechFilter() | ReadingFilter()

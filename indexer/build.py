@@ -9,6 +9,7 @@ is killed leaves the link, and so the index in use, untouched.
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import shutil
 import time
@@ -23,6 +24,7 @@ from whoosh import index as whoosh_index
 
 from indexer.corpus import PolicyItem, load_corpus
 from indexer.schema import policy_schema
+from indexer.synonyms import SYNONYMS_FILE, synonym_groups
 
 
 class BuildError(Exception):
@@ -74,11 +76,13 @@ def build_index(
     started = time.perf_counter()
     index_dir = Path(index_dir).absolute()
     items = load_corpus(corpus_dir)  # parse everything before touching the index
+    synonyms = synonym_groups(corpus_dir, items)
     index_dir.parent.mkdir(parents=True, exist_ok=True)
     with build_lock(index_dir, lock_wait):
         generation = _new_generation(index_dir)
         try:
             _write_index(generation, items, progress)
+            (generation / SYNONYMS_FILE).write_text(json.dumps(synonyms, ensure_ascii=False))
             previous = _swap_in(index_dir, generation)
         except BaseException:
             shutil.rmtree(generation, ignore_errors=True)
@@ -107,7 +111,7 @@ def _write_index(
     writer = ix.writer()
     try:
         for number, item in enumerate(items, 1):
-            writer.add_document(**asdict(item))
+            writer.add_document(**asdict(item), reading=item.text)
             if progress:
                 progress(number, len(items))
     except BaseException:

@@ -26,7 +26,9 @@ def match_spans(text: str, words: Iterable[Word]) -> list[tuple[int, int]]:
         return []
     fine: dict[int, tuple[str, int, int]] = {}
     coarse: list[tuple[str, int, int]] = []
+    readings: list[tuple[str, int, int]] = []
     for token in _analyzer(text, positions=True, chars=True):
+        readings.append((token.reading, token.startchar, token.endchar))
         if token.fine:
             fine.setdefault(token.pos, (token.text, token.startchar, token.endchar))
         else:
@@ -41,6 +43,8 @@ def match_spans(text: str, words: Iterable[Word]) -> list[tuple[int, int]]:
             if all(r and r[0] == t for r, t in zip(run, word.fine, strict=True)):
                 spans.append((start, run[-1][2]))
         spans += [(start, end) for text_, start, end in coarse if text_ in word.coarse]
+        if word.reading:
+            spans += [(start, end) for reading, start, end in readings if reading == word.reading]
     return _merge(spans)
 
 

@@ -16,16 +16,29 @@ from whoosh import query as wq
 from indexer.analysis import japanese_analyzer
 
 FIELD = "text"
+READING_FIELD = "reading"
 MAX_QUERY_CHARS = 500
+KANA = re.compile(r"^[ぁ-ゖァ-ヺー]{2,}$")
+HIRAGANA_TO_KATAKANA = {code: code + 0x60 for code in range(ord("ぁ"), ord("ゖ") + 1)}
 PIECE = re.compile(r'"([^"]*)"?|(\S+)')
 
 
 @dataclass(frozen=True)
 class Word:
-    """One analysed word or phrase: the short units in order and the longer units it holds."""
+    """One analysed word or phrase: the short units in order and the longer units it holds.
+
+    ``reading`` is set for a word typed in kana that the dictionary does not resolve to one
+    written word (けんこう, こうれいしゃ, unlike ほいく → 保育) and that is not one of the
+    user dictionary's local names (いたばし): it then also matches any unit read that way.
+    """
 
     fine: tuple[str, ...]
-    coarse: frozenset[str]
+    coarse: frozenset[str] = frozenset()
+    reading: str | None = None
+
+    @property
+    def key(self) -> str:
+        return "".join(self.fine)
 
 
 @dataclass(frozen=True)
@@ -49,7 +62,9 @@ def analyse_word(text: str) -> Word | None:
     """Analyse a word or phrase into its short units (for the phrase) and long units.
 
     >>> analyse_word("個人情報保護")
-    Word(fine=('個人', '情報', '保護'), coarse=frozenset({'個人情報保護'}))
+    Word(fine=('個人', '情報', '保護'), coarse=frozenset({'個人情報保護'}), reading=None)
+    >>> analyse_word("こうれいしゃ").reading, analyse_word("ほいく").reading
+    ('コウレイシャ', None)
     >>> analyse_word("の") is None
     True
     """
@@ -57,15 +72,34 @@ def analyse_word(text: str) -> Word | None:
     if _analyzer is None:
         _analyzer = japanese_analyzer()
     fine: dict[int, str] = {}
-    coarse = set()
+    coarse, resolved = set(), True
     for token in _analyzer(text, positions=True):
         if token.fine:
             fine.setdefault(token.pos, token.text)
+            resolved = token.local or not (token.oov or KANA.match(token.text))
         else:
             coarse.add(token.text)
     if not fine:
         return None
-    return Word(tuple(fine[p] for p in sorted(fine)), frozenset(coarse))
+    reading = None
+    if KANA.match(text) and (len(fine) > 1 or not resolved):
+        reading = text.translate(HIRAGANA_TO_KATAKANA)
+    return Word(tuple(fine[p] for p in sorted(fine)), frozenset(coarse), reading)
+
+
+def synonym_map(groups: list[list[str]]) -> dict[str, list[Word]]:
+    """Map each word of a synonym group (by its analysed form) to the others in the group.
+
+    >>> [w.fine for w in synonym_map([["DX", "デジタルトランスフォーメーション"]])["dx"]]
+    [('デジタル', 'トランスフォーメーション')]
+    """
+    mapping: dict[str, list[Word]] = {}
+    for group in groups:
+        words = [w for w in (analyse_word(clean_query(term)) for term in group) if w]
+        for word in words:
+            others = mapping.setdefault(word.key, [])
+            others += [o for o in words if o.key != word.key and o not in others]
+    return mapping
 
 
 def clean_query(text: str) -> str:
@@ -75,7 +109,7 @@ def clean_query(text: str) -> str:
     return text[:MAX_QUERY_CHARS]
 
 
-def parse_query(text: str) -> ParsedQuery:
+def parse_query(text: str, synonyms: dict[str, list[Word]] | None = None) -> ParsedQuery:
     """Parse a query string into AND-ed clauses of OR-ed words and excluded words.
 
     >>> q = parse_query('防災 OR 防犯 -訓練 "子育て支援"')
@@ -103,12 +137,13 @@ def parse_query(text: str) -> ParsedQuery:
         if word is None:
             join_next = False
             continue
+        words = [word, *(synonyms or {}).get(word.key, [])]
         if negate:
-            must_not.append(word)
+            must_not.extend(words)
         elif join_next:
-            must[-1].append(word)
+            must[-1].extend(words)
         else:
-            must.append([word])
+            must.append(words)
         join_next = False
     return ParsedQuery(tuple(tuple(c) for c in must), tuple(must_not))
 
@@ -120,7 +155,11 @@ def word_query(word: Word) -> wq.Query:
     else:
         required = wq.Phrase(FIELD, list(word.fine))
     extra = [wq.Term(FIELD, text) for text in sorted(word.coarse)]
-    return wq.AndMaybe(required, wq.Or(extra)) if extra else required
+    if extra:
+        required = wq.AndMaybe(required, wq.Or(extra))
+    if word.reading:
+        required = wq.Or([required, wq.Term(READING_FIELD, word.reading)])
+    return required
 
 
 def to_whoosh(parsed: ParsedQuery) -> wq.Query:

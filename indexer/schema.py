@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from whoosh.fields import ID, NUMERIC, STORED, TEXT, Schema
 
-from indexer.analysis import japanese_analyzer
+from indexer.analysis import japanese_analyzer, reading_analyzer
 
 FACETS = ("department", "category", "column")
 
@@ -26,5 +26,6 @@ def policy_schema() -> Schema:
         position=NUMERIC(int, stored=True),
         order=NUMERIC(int, stored=True, sortable=True),
         text=TEXT(analyzer=japanese_analyzer(), stored=True, phrase=True),
+        reading=TEXT(analyzer=reading_analyzer(), phrase=False),
         line=STORED(),
     )

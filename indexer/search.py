@@ -8,6 +8,7 @@ columns in memory, and reopens them when a rebuild has swapped a new index in.
 from __future__ import annotations
 
 import gc
+import json
 import math
 import os
 import threading
@@ -19,8 +20,9 @@ from whoosh import index as whoosh_index
 from whoosh.searching import Searcher
 
 from indexer.highlight import highlight
-from indexer.query import clean_query, parse_query, to_whoosh
+from indexer.query import Word, clean_query, parse_query, synonym_map, to_whoosh
 from indexer.schema import FACETS
+from indexer.synonyms import SYNONYMS_FILE
 
 MAX_PER_PAGE = 100
 
@@ -83,6 +85,12 @@ class _Snapshot:
     columns: dict[str, list]
     values: dict[str, list[str]]  # every facet's values, in document order
     by_id: dict[str, int]
+    synonyms: dict[str, list[Word]]
+
+
+def _read_synonyms(index_dir: str) -> dict[str, list[Word]]:
+    path = Path(index_dir) / SYNONYMS_FILE
+    return synonym_map(json.loads(path.read_text(encoding="utf-8"))) if path.exists() else {}
 
 
 class PolicyIndex:
@@ -119,7 +127,8 @@ class PolicyIndex:
             )
         in_order = sorted(range(len(ids)), key=columns["order"].__getitem__)
         values = {name: list(dict.fromkeys(columns[name][d] for d in in_order)) for name in FACETS}
-        return _Snapshot(target, searcher, columns, values, {i: d for d, i in enumerate(ids)})
+        by_id = {item_id: docnum for docnum, item_id in enumerate(ids)}
+        return _Snapshot(target, searcher, columns, values, by_id, _read_synonyms(target))
 
     def current(self) -> _Snapshot:
         """Return the open snapshot, reopening it first if a rebuild swapped in a new index."""
@@ -198,7 +207,7 @@ class PolicyIndex:
         if not clean_query(query).strip():
             docnums = sorted(range(len(order)), key=order.__getitem__)
             return [(d, None) for d in docnums], []
-        parsed = parse_query(query)
+        parsed = parse_query(query, snapshot.synonyms)
         if parsed.is_empty:
             return [], []
         results = snapshot.searcher.search(to_whoosh(parsed), limit=None)

@@ -7,7 +7,7 @@ import importlib
 
 import pytest
 
-MODULES = ["analysis", "corpus", "query", "highlight", "schema"]
+MODULES = ["analysis", "corpus", "query", "highlight", "schema", "synonyms"]
 
 
 @pytest.mark.parametrize("name", MODULES)
