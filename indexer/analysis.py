@@ -122,6 +122,18 @@ def sudachi_units(text: str) -> Iterator[Unit]:
             position += len(shorts)
 
 
+def exact_units(text: str) -> tuple[str, ...]:
+    """Return every short unit of `text` but white space, particles included, lower-cased.
+
+    Exact phrases compare these: "地域経済の活性化" is not "地域経済活性化".
+
+    >>> exact_units("ＤＸの推進")
+    ('dx', 'の', '推進')
+    """
+    units = sudachi_units(text)
+    return tuple(u.text.lower() for u in units if u.fine and u.part_of_speech != "空白")
+
+
 class SudachiTokenizer(Tokenizer):
     """Tokenize Japanese text with SudachiPy into multi-granular units.
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from html import escape
 
-from indexer.analysis import japanese_analyzer
+from indexer.analysis import japanese_analyzer, sudachi_units
 from indexer.query import Word
 
 _analyzer = japanese_analyzer()
@@ -35,9 +35,12 @@ def match_spans(text: str, words: Iterable[Word]) -> list[tuple[int, int]]:
             coarse.append((token.text, token.startchar, token.endchar))
     spans = []
     for word in words:
+        if word.exact:
+            spans += exact_spans(text, word.exact)
+            continue
         size = len(word.fine)
         for position, (first, start, _) in fine.items():
-            if first != word.fine[0]:
+            if not size or first != word.fine[0]:
                 continue
             run = [fine.get(position + i) for i in range(size)]
             if all(r and r[0] == t for r, t in zip(run, word.fine, strict=True)):
@@ -46,6 +49,21 @@ def match_spans(text: str, words: Iterable[Word]) -> list[tuple[int, int]]:
         if word.reading:
             spans += [(start, end) for reading, start, end in readings if reading == word.reading]
     return _merge(spans)
+
+
+def exact_spans(text: str, sequence: tuple[str, ...]) -> list[tuple[int, int]]:
+    """Return where the units of `sequence`, particles included, stand in a row in `text`.
+
+    >>> exact_spans("地域経済の活性化と地域経済活性化", ("地域", "経済", "活性", "化"))
+    [(9, 16)]
+    """
+    units = [u for u in sudachi_units(text) if u.fine and u.part_of_speech != "空白"]
+    size = len(sequence)
+    return [
+        (units[i].start, units[i + size - 1].end)
+        for i in range(len(units) - size + 1)
+        if tuple(u.text.lower() for u in units[i : i + size]) == sequence
+    ]
 
 
 def _merge(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:

@@ -13,12 +13,13 @@ from dataclasses import dataclass
 
 from whoosh import query as wq
 
-from indexer.analysis import japanese_analyzer
+from indexer.analysis import DROPPED_POS, exact_units, japanese_analyzer, sudachi_units
 
 FIELD = "text"
 READING_FIELD = "reading"
 MAX_QUERY_CHARS = 500
-KANA = re.compile(r"^[ぁ-ゖァ-ヺー]{2,}$")
+HIRAGANA = re.compile(r"^[ぁ-ゖー]{2,}$")
+OKURIGANA = re.compile(r"^(?=.*[一-龥々])(?=.*[ぁ-ゖ])[一-龥々ぁ-ゖ]+$")
 HIRAGANA_TO_KATAKANA = {code: code + 0x60 for code in range(ord("ぁ"), ord("ゖ") + 1)}
 PIECE = re.compile(r'"([^"]*)"?|(\S+)')
 
@@ -27,14 +28,16 @@ PIECE = re.compile(r'"([^"]*)"?|(\S+)')
 class Word:
     """One analysed word or phrase: the short units in order and the longer units it holds.
 
-    ``reading`` is set for a word typed in kana that the dictionary does not resolve to one
-    written word (けんこう, こうれいしゃ, unlike ほいく → 保育) and that is not one of the
-    user dictionary's local names (いたばし): it then also matches any unit read that way.
+    ``reading`` lets a word match any unit read the same way. It is set for words typed in hiragana
+    (ほいく, こうれいしゃ), except the user dictionary's local names (いたばし), and for words
+    that mix kanji and kana (引きこもり), which then meet the verb forms they come from
+    (ひきこもる, 目指して). Words written in kanji alone never match by reading: homophones.
     """
 
     fine: tuple[str, ...]
     coarse: frozenset[str] = frozenset()
     reading: str | None = None
+    exact: tuple[str, ...] | None = None  # a quoted phrase: every unit, particles included
 
     @property
     def key(self) -> str:
@@ -58,13 +61,14 @@ class ParsedQuery:
 _analyzer = None
 
 
-def analyse_word(text: str) -> Word | None:
+def analyse_word(text: str, exact: bool = False) -> Word | None:
     """Analyse a word or phrase into its short units (for the phrase) and long units.
 
-    >>> analyse_word("個人情報保護")
-    Word(fine=('個人', '情報', '保護'), coarse=frozenset({'個人情報保護'}), reading=None)
+    >>> word = analyse_word("個人情報保護")
+    >>> word.fine, word.coarse
+    (('個人', '情報', '保護'), frozenset({'個人情報保護'}))
     >>> analyse_word("こうれいしゃ").reading, analyse_word("ほいく").reading
-    ('コウレイシャ', None)
+    ('コウレイシャ', 'ホイク')
     >>> analyse_word("の") is None
     True
     """
@@ -72,19 +76,24 @@ def analyse_word(text: str) -> Word | None:
     if _analyzer is None:
         _analyzer = japanese_analyzer()
     fine: dict[int, str] = {}
-    coarse, resolved = set(), True
+    coarse = set()
     for token in _analyzer(text, positions=True):
         if token.fine:
             fine.setdefault(token.pos, token.text)
-            resolved = token.local or not (token.oov or KANA.match(token.text))
         else:
             coarse.add(token.text)
-    if not fine:
-        return None
+    units = [u for u in sudachi_units(text) if u.fine]
     reading = None
-    if KANA.match(text) and (len(fine) > 1 or not resolved):
+    if HIRAGANA.match(text) and not (len(units) == 1 and units[0].local):
         reading = text.translate(HIRAGANA_TO_KATAKANA)
-    return Word(tuple(fine[p] for p in sorted(fine)), frozenset(coarse), reading)
+        if any(u.oov or u.part_of_speech in DROPPED_POS for u in units):
+            fine, coarse = {}, set()  # Sudachi's guess at these kana is noise (せんきょ → 為る)
+    elif OKURIGANA.match(text):
+        reading = "".join(u.reading for u in units)
+    if not fine and not reading:
+        return None
+    sequence = exact_units(text) if exact else None
+    return Word(tuple(fine[p] for p in sorted(fine)), frozenset(coarse), reading, sequence)
 
 
 def synonym_map(groups: list[list[str]]) -> dict[str, list[Word]]:
@@ -132,12 +141,12 @@ def parse_query(text: str, synonyms: dict[str, list[Word]] | None = None) -> Par
         negate = negate_next
         if bare and bare.startswith("-"):
             negate, bare = True, bare.lstrip("-")
-        word = analyse_word(phrase if phrase is not None else bare)
+        word = analyse_word(phrase if phrase is not None else bare, exact=phrase is not None)
         negate_next = False
         if word is None:
             join_next = False
             continue
-        words = [word, *(synonyms or {}).get(word.key, [])]
+        words = [word] if word.exact else [word, *(synonyms or {}).get(word.key, [])]
         if negate:
             must_not.extend(words)
         elif join_next:
@@ -150,6 +159,8 @@ def parse_query(text: str, synonyms: dict[str, list[Word]] | None = None) -> Par
 
 def word_query(word: Word) -> wq.Query:
     """Require the short units in order; rank items holding the same long unit higher."""
+    if not word.fine:
+        return wq.Term(READING_FIELD, word.reading)
     if len(word.fine) == 1:
         required = wq.Term(FIELD, word.fine[0])
     else:

@@ -19,7 +19,7 @@ from pathlib import Path
 from whoosh import index as whoosh_index
 from whoosh.searching import Searcher
 
-from indexer.highlight import highlight
+from indexer.highlight import exact_spans, highlight
 from indexer.query import Word, clean_query, parse_query, synonym_map, to_whoosh
 from indexer.schema import FACETS
 from indexer.synonyms import SYNONYMS_FILE
@@ -91,6 +91,15 @@ class _Snapshot:
 def _read_synonyms(index_dir: str) -> dict[str, list[Word]]:
     path = Path(index_dir) / SYNONYMS_FILE
     return synonym_map(json.loads(path.read_text(encoding="utf-8"))) if path.exists() else {}
+
+
+def _has_exact(snapshot: _Snapshot, docnum: int, clauses: list) -> bool:
+    """Check a quoted phrase stands in the item exactly, particles included."""
+    text = snapshot.searcher.stored_fields(docnum)["text"]
+    return all(
+        any(not word.exact or exact_spans(text, word.exact) for word in clause)
+        for clause in clauses
+    )
 
 
 class PolicyIndex:
@@ -212,6 +221,9 @@ class PolicyIndex:
             return [], []
         results = snapshot.searcher.search(to_whoosh(parsed), limit=None)
         scored = [(hit.docnum, hit.score) for hit in results]
+        exact = [clause for clause in parsed.must if any(word.exact for word in clause)]
+        if exact:
+            scored = [pair for pair in scored if _has_exact(snapshot, pair[0], exact)]
         scored.sort(key=lambda pair: (-pair[1], order[pair[0]]))
         return scored, parsed.positive_words
 

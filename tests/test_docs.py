@@ -7,7 +7,7 @@ import importlib
 
 import pytest
 
-MODULES = ["analysis", "corpus", "query", "highlight", "schema", "synonyms"]
+MODULES = ["analysis", "corpus", "query", "highlight", "schema", "synonyms", "relevance"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -1,0 +1,226 @@
+"""Drive the production server with Debian's headless Chromium through Playwright."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+DESKTOP = {"width": 1280, "height": 900}
+PHONE = {"width": 390, "height": 844}
+
+
+def require_browser() -> None:
+    """Skip without Chromium, unless REQUIRE_BROWSER=1 asks for the browser tests to run."""
+    missing = None
+    if not CHROMIUM.exists():
+        missing = f"{CHROMIUM} is missing (apt-get install chromium)"
+    else:
+        try:
+            import playwright.sync_api  # noqa: F401
+        except ImportError:
+            missing = "Playwright for Python is not installed"
+    if missing and os.environ.get("REQUIRE_BROWSER") == "1":
+        pytest.fail(f"REQUIRE_BROWSER=1 but {missing}")
+    if missing:
+        pytest.skip(missing)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_until_healthy(url: str, server: subprocess.Popen, log: Path, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            pytest.fail(f"the server exited with {server.returncode}:\n{log.read_text()}")
+        try:
+            with urllib.request.urlopen(f"{url}/healthz", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        time.sleep(0.2)
+    pytest.fail(f"the server did not answer /healthz in {timeout} s:\n{log.read_text()}")
+
+
+@pytest.fixture(scope="module")
+def server(seed_index_dir, tmp_path_factory) -> Iterator[str]:
+    """Run `python -m webapp` on a free port over the seed index; stop it afterwards."""
+    require_browser()
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = tmp_path_factory.mktemp("server") / "server.log"
+    command = [sys.executable, "-m", "webapp", "--port", str(port), "--index", str(seed_index_dir)]
+    with open(log, "wb") as out:
+        process = subprocess.Popen(command, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        wait_until_healthy(url, process, log)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    assert f"127.0.0.1:{port}" in log.read_text(), "the server should print its URL"
+
+
+@pytest.fixture(scope="module")
+def browser(server):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture()
+def errors() -> list[str]:
+    """Collect console errors and failed requests (a CSP violation shows as one)."""
+    return []
+
+
+def open_page(browser, errors: list[str], viewport: dict, javascript: bool = True):
+    context = browser.new_context(viewport=viewport, java_script_enabled=javascript, locale="ja-JP")
+    page = context.new_page()
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("requestfailed", lambda r: errors.append(f"failed: {r.url}"))
+    return context, page
+
+
+def shown_count(page) -> int:
+    return int(page.locator("#result-count strong").inner_text())
+
+
+def test_search_filter_and_open_an_item(server, browser, errors, policy_index):
+    ARTIFACTS.mkdir(exist_ok=True)
+    context, page = open_page(browser, errors, DESKTOP)
+    page.goto(server + "/")
+    assert page.locator("html").get_attribute("lang") == "ja"
+    assert shown_count(page) == policy_index.doc_count
+
+    page.get_by_label("キーワードで探す").fill("防災")
+    page.get_by_role("button", name="検索").click()
+    page.wait_for_url(re.compile(r"/search\?q="))
+    expected = policy_index.search("防災")
+    assert shown_count(page) == expected.total == 16
+    assert page.get_by_label("キーワードで探す").input_value() == "防災"
+    marks = page.locator(".hit mark").all_inner_texts()
+    assert marks and all("防災" in mark for mark in marks)
+    hits = page.locator(".hit")
+    assert hits.count() == 16
+    for i in range(hits.count()):
+        assert hits.nth(i).locator("mark").count() >= 1
+    assert page.locator(".hit").first.get_attribute("data-id") == expected.hits[0].id
+    page.screenshot(path=str(ARTIFACTS / "search-desktop.png"), full_page=True)
+
+    facet = page.locator('a.facet-value[data-value="危機管理部"]')
+    facet_count = int(facet.get_attribute("data-count"))
+    assert facet_count == 15
+    facet.click()
+    page.wait_for_url(re.compile(r"dept="))
+    assert shown_count(page) == facet_count
+    departments = page.locator(".hit").evaluate_all("hits => hits.map(h => h.dataset.department)")
+    assert departments == ["危機管理部"] * facet_count
+    labels = page.locator(".hit .label-department").all_inner_texts()
+    assert all(label.endswith("危機管理部") for label in labels)
+    chips = page.locator(".chip").all_inner_texts()
+    assert len(chips) == 1 and chips[0].split()[:2] == ["部局", "危機管理部"]
+    selected = page.locator('a.facet-value.is-selected[data-value="危機管理部"]')
+    assert selected.get_attribute("aria-current") == "true"
+    page.screenshot(path=str(ARTIFACTS / "results-desktop.png"), full_page=True)
+
+    first = page.locator(".hit").first
+    item_id = first.get_attribute("data-id")
+    text = policy_index.get(item_id)["text"]
+    first.locator("a.hit-text").click()
+    page.wait_for_url(re.compile(rf"/item/{item_id}\?back="))
+    assert page.locator(".item-text").inner_text() == text
+    assert "危機管理部" in page.locator("h1").inner_text()
+    assert "令和5年度（2023年度）" in page.locator(".item-meta").inner_text()
+    current = page.locator('.neighbour[aria-current="true"]')
+    assert current.count() == 1 and text in current.inner_text()
+    page.screenshot(path=str(ARTIFACTS / "item-desktop.png"), full_page=True)
+
+    page.get_by_role("link", name="検索結果に戻る").click()
+    page.wait_for_url(re.compile(r"/search\?"))
+    assert shown_count(page) == facet_count
+    assert page.get_by_label("キーワードで探す").input_value() == "防災"
+    context.close()
+    assert errors == []
+
+
+def test_phone_layout(server, browser, errors):
+    ARTIFACTS.mkdir(exist_ok=True)
+    context, page = open_page(browser, errors, PHONE)
+    page.goto(server + "/search?q=防災")
+    # The page fits the phone's width: nothing scrolls sideways.
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= PHONE["width"]
+    # The script folds the facet groups so that the hits come first.
+    assert page.locator("details.facet[open]").count() == 0
+    page.screenshot(path=str(ARTIFACTS / "results-phone.png"), full_page=True)
+    page.locator("details.facet[data-facet='department'] summary").click()
+    page.locator('a.facet-value[data-value="危機管理部"]').click()
+    page.wait_for_url(re.compile(r"dept="))
+    assert shown_count(page) == 15
+    assert page.locator("details.facet[data-facet='department'][open]").count() == 1
+    page.screenshot(path=str(ARTIFACTS / "filtered-phone.png"), full_page=True)
+    page.locator(".hit a.hit-text").first.click()
+    page.wait_for_url(re.compile(r"/item/"))
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    page.screenshot(path=str(ARTIFACTS / "item-phone.png"), full_page=True)
+    context.close()
+    assert errors == []
+
+
+def test_works_without_javascript_and_by_keyboard(server, browser, errors):
+    context, page = open_page(browser, errors, DESKTOP, javascript=False)
+    page.goto(server + "/")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "本文へ移動"
+    page.get_by_label("キーワードで探す").focus()
+    page.keyboard.type("DX")
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"q=DX"))
+    total = shown_count(page)
+    assert total == 28
+    page.locator('a.facet-value[data-value="改革"]').click()
+    page.wait_for_url(re.compile(r"category="))
+    assert shown_count(page) < total
+    page.get_by_role("link", name="すべて解除").click()
+    page.wait_for_url(re.compile(r"/search\?q=DX$"))
+    assert shown_count(page) == total
+    context.close()
+    assert errors == []
