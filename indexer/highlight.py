@@ -3,12 +3,44 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import lru_cache
 from html import escape
 
 from indexer.analysis import japanese_analyzer, sudachi_units
 from indexer.query import Word
 
 _analyzer = japanese_analyzer()
+ANALYSIS_CACHE_SIZE = 8192
+
+
+@dataclass(frozen=True)
+class AnalysedText:
+    """An item's text analysed once for highlighting: (term, start, end) by kind of unit."""
+
+    fine: dict[int, tuple[str, int, int]]  # by position
+    coarse: list[tuple[str, int, int]]
+    readings: list[tuple[str, int, int]]
+    exact: list[tuple[str, int, int]]  # every short unit, particles included
+
+
+@lru_cache(maxsize=ANALYSIS_CACHE_SIZE)
+def analyse_text(text: str) -> AnalysedText:
+    """Analyse an item's text for highlighting; the last few thousand texts are kept."""
+    fine: dict[int, tuple[str, int, int]] = {}
+    coarse, readings = [], []
+    for token in _analyzer(text, positions=True, chars=True):
+        readings.append((token.reading, token.startchar, token.endchar))
+        if token.fine:
+            fine.setdefault(token.pos, (token.text, token.startchar, token.endchar))
+        else:
+            coarse.append((token.text, token.startchar, token.endchar))
+    exact = [
+        (u.text.lower(), u.start, u.end)
+        for u in sudachi_units(text)
+        if u.fine and u.part_of_speech != "空白"
+    ]
+    return AnalysedText(fine, coarse, readings, exact)
 
 
 def match_spans(text: str, words: Iterable[Word]) -> list[tuple[int, int]]:
@@ -24,31 +56,29 @@ def match_spans(text: str, words: Iterable[Word]) -> list[tuple[int, int]]:
     words = list(words)
     if not words:
         return []
-    fine: dict[int, tuple[str, int, int]] = {}
-    coarse: list[tuple[str, int, int]] = []
-    readings: list[tuple[str, int, int]] = []
-    for token in _analyzer(text, positions=True, chars=True):
-        readings.append((token.reading, token.startchar, token.endchar))
-        if token.fine:
-            fine.setdefault(token.pos, (token.text, token.startchar, token.endchar))
-        else:
-            coarse.append((token.text, token.startchar, token.endchar))
+    analysed = analyse_text(text)
     spans = []
     for word in words:
         if word.exact:
             spans += exact_spans(text, word.exact)
             continue
-        size = len(word.fine)
-        for position, (first, start, _) in fine.items():
-            if not size or first != word.fine[0]:
-                continue
-            run = [fine.get(position + i) for i in range(size)]
-            if all(r and r[0] == t for r, t in zip(run, word.fine, strict=True)):
-                spans.append((start, run[-1][2]))
-        spans += [(start, end) for text_, start, end in coarse if text_ in word.coarse]
+        spans += _runs(analysed.fine, word.fine)
+        spans += [(start, end) for term, start, end in analysed.coarse if term in word.coarse]
         if word.reading:
-            spans += [(start, end) for reading, start, end in readings if reading == word.reading]
+            spans += [(s, e) for reading, s, e in analysed.readings if reading == word.reading]
     return _merge(spans)
+
+
+def _runs(fine: dict[int, tuple[str, int, int]], terms: tuple[str, ...]) -> list[tuple[int, int]]:
+    """Return the spans where `terms` stand at consecutive positions."""
+    spans = []
+    for position, (first, start, _) in fine.items():
+        if not terms or first != terms[0]:
+            continue
+        run = [fine.get(position + i) for i in range(len(terms))]
+        if all(r and r[0] == t for r, t in zip(run, terms, strict=True)):
+            spans.append((start, run[-1][2]))
+    return spans
 
 
 def exact_spans(text: str, sequence: tuple[str, ...]) -> list[tuple[int, int]]:
@@ -57,12 +87,12 @@ def exact_spans(text: str, sequence: tuple[str, ...]) -> list[tuple[int, int]]:
     >>> exact_spans("地域経済の活性化と地域経済活性化", ("地域", "経済", "活性", "化"))
     [(9, 16)]
     """
-    units = [u for u in sudachi_units(text) if u.fine and u.part_of_speech != "空白"]
+    units = analyse_text(text).exact
     size = len(sequence)
     return [
-        (units[i].start, units[i + size - 1].end)
+        (units[i][1], units[i + size - 1][2])
         for i in range(len(units) - size + 1)
-        if tuple(u.text.lower() for u in units[i : i + size]) == sequence
+        if tuple(u[0] for u in units[i : i + size]) == sequence
     ]
 
 
