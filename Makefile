@@ -22,7 +22,9 @@ test: $(VENV)/.installed browser
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
 
-# Debian's Chromium for the browser tests (never a browser download).
+# Debian's Chromium for the browser tests (never a browser download), and a Japanese font so
+# that the screenshots show text.
 browser:
-	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium; }
+	@command -v chromium >/dev/null && [ -d /usr/share/fonts/opentype/noto ] || { \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	  $(SUDO) apt-get install -y -qq chromium fonts-noto-cjk; }

@@ -224,3 +224,13 @@ def test_works_without_javascript_and_by_keyboard(server, browser, errors):
     assert shown_count(page) == total
     context.close()
     assert errors == []
+
+
+def test_missing_chromium_skips_unless_required(monkeypatch, tmp_path):
+    monkeypatch.setattr(sys.modules[__name__], "CHROMIUM", tmp_path / "no-chromium")
+    monkeypatch.delenv("REQUIRE_BROWSER", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="no-chromium is missing"):
+        require_browser()
+    monkeypatch.setenv("REQUIRE_BROWSER", "1")
+    with pytest.raises(pytest.fail.Exception, match="REQUIRE_BROWSER=1"):
+        require_browser()

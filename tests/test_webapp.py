@@ -10,6 +10,8 @@ from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import webapp
 import webapp.__main__
@@ -33,6 +35,11 @@ def app(seed_index_dir):
 @pytest.fixture()
 def client(app):
     return app.test_client()
+
+
+@pytest.fixture(scope="module")
+def shared_client(seed_index_dir):
+    return create_app({"TESTING": True, "INDEX_DIR": str(seed_index_dir)}).test_client()
 
 
 # Read what the page shows from its markup.
@@ -499,7 +506,7 @@ def test_healthz(client):
 def test_only_get_is_allowed(client, path, method):
     response = getattr(client, method)(path)
     assert response.status_code == 405
-    assert response.headers["Allow"] == "GET, HEAD"
+    assert set(response.headers["Allow"].split(", ")) == {"GET", "HEAD"}
     if path.startswith(("/api", "/healthz")):
         assert "error" in response.get_json()
     else:
@@ -525,6 +532,31 @@ def test_unknown_api_path_is_json_404(client):
     response = client.get("/api/nothing")
     assert response.status_code == 404
     assert "error" in response.get_json()
+
+
+def test_missing_index_at_run_time_is_503(tmp_path):
+    index_dir = tmp_path / "index"
+    build_index(webapp.ROOT / "corpus", index_dir)
+    client = create_app({"TESTING": True, "INDEX_DIR": str(index_dir)}).test_client()
+    index_dir.unlink()
+    page = page_text(client, "/search?q=防災", status=503)
+    assert "検索を利用できません" in page
+    response = client.get("/healthz")
+    assert response.status_code == 503 and "error" in response.get_json()
+    assert str(tmp_path) not in response.get_data(as_text=True)
+
+
+ANY_TEXT = st.text(st.characters(codec="utf-8"), max_size=30)
+PARAM = st.sampled_from(["q", "dept", "category", "column", "page", "per_page", "back"])
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(PARAM, ANY_TEXT), max_size=5))
+def test_no_parameters_make_a_server_error(shared_client, pairs):
+    query = urlencode(pairs)
+    for path in ("/search", "/api/search", "/item/r5-keiei-01-shisaku-hoshin-01"):
+        status = shared_client.get(f"{path}?{query}").status_code
+        assert status in ((200, 400) if path.startswith("/api") else (200,))
 
 
 # The app factory.

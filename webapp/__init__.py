@@ -1,0 +1,87 @@
+"""The web layer: a Flask app factory over one shared `PolicyIndex`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, Response, current_app
+
+from indexer.build import build_index
+from indexer.corpus import CorpusError, read_manifest
+from indexer.search import IndexUnavailable, PolicyIndex
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Only the app's own files: no inline script or style, no other origin, no framing.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Create the app: defaults, then POLICY_* environment variables, then `test_config`."""
+    app = Flask(__name__)
+    app.config.from_mapping(
+        INDEX_DIR=str(ROOT / "index"),
+        CORPUS_DIR=str(ROOT / "corpus"),
+        PER_PAGE=20,
+        MAX_CONTENT_LENGTH=16 * 1024,  # every route is a GET: no request needs a body
+        PROVIDE_AUTOMATIC_OPTIONS=False,  # so that every method but GET (and HEAD) is a 405
+    )
+    app.config.from_prefixed_env("POLICY")
+    if test_config is not None:
+        app.config.from_mapping(test_config)
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+
+    app.extensions["policy_index"] = open_index(app)
+    app.extensions["policy_documents"] = document_titles(app.config["CORPUS_DIR"])
+
+    from webapp import api, errors, views
+
+    app.register_blueprint(views.bp)
+    app.register_blueprint(api.bp)
+    errors.register(app)
+    app.after_request(add_security_headers)
+    return app
+
+
+def open_index(app: Flask) -> PolicyIndex:
+    """Open the index once, building it from the corpus first if there is none."""
+    index_dir = Path(app.config["INDEX_DIR"])
+    try:
+        index = PolicyIndex(index_dir)
+    except IndexUnavailable as error:
+        app.logger.warning("%s; building it from %s", error, app.config["CORPUS_DIR"])
+        summary = build_index(app.config["CORPUS_DIR"], index_dir)
+        app.logger.info(
+            "built the index at %s: %d items in %.1f s", index_dir, summary.items, summary.seconds
+        )
+        index = PolicyIndex(index_dir)
+    # One search loads the Sudachi dictionary now rather than on the first request.
+    index.search("検索", per_page=1)
+    return index
+
+
+def document_titles(corpus_dir: str | Path) -> dict[str, dict[str, str]]:
+    """Return each document's title and issuer by id, or nothing if the corpus is not at hand."""
+    try:
+        documents = read_manifest(corpus_dir)
+    except CorpusError:
+        return {}
+    return {doc.id: {"title": doc.title, "issuer": doc.issuer} for doc in documents}
+
+
+def get_index() -> PolicyIndex:
+    """Return the app's shared index."""
+    return current_app.extensions["policy_index"]
+
+
+def add_security_headers(response: Response) -> Response:
+    """Allow only the app's own scripts and styles, and no content sniffing."""
+    response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    return response

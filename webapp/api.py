@@ -1,0 +1,105 @@
+"""The JSON API: the page's search as data, and a health check."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, jsonify, request, url_for
+from werkzeug.datastructures import MultiDict
+
+from indexer.search import MAX_PER_PAGE, SearchResult, UnknownFilter
+from webapp import get_index
+from webapp.facets import PARAMS
+
+bp = Blueprint("api", __name__)
+
+HIT_FIELDS = (
+    "id",
+    "fiscal_year",
+    "department_no",
+    "department",
+    "category",
+    "column",
+    "position",
+    "text",
+    "highlight",
+    "score",
+)
+
+
+class BadParameter(ValueError):
+    """A query parameter of the API has a value it cannot take."""
+
+
+def whole_number(args: MultiDict, name: str, default: int, maximum: int | None = None) -> int:
+    """Read a parameter that must be a whole number from 1 (up to `maximum`)."""
+    if name not in args:
+        return default
+    raw = args.get(name, "").strip()
+    limit = f" to {maximum}" if maximum else ""
+    problem = BadParameter(f"{name} must be a whole number from 1{limit}, not {raw!r}")
+    if not (raw.isascii() and raw.isdigit()):
+        raise problem
+    try:
+        number = int(raw)
+    except ValueError:  # more digits than Python converts
+        raise problem from None
+    if number < 1 or (maximum is not None and number > maximum):
+        raise BadParameter(f"{name} must be a whole number from 1{limit}, not {number}")
+    return number
+
+
+def bad_request(message: str) -> tuple[Response, int]:
+    return jsonify(error=message), 400
+
+
+@bp.get("/api/search")
+def search() -> Response | tuple[Response, int]:
+    """Search as the page does and answer with the hits and all facet counts as JSON."""
+    args = request.args
+    try:
+        page = whole_number(args, "page", 1)
+        per_page = whole_number(args, "per_page", 20, MAX_PER_PAGE)
+    except BadParameter as error:
+        return bad_request(str(error))
+    try:
+        result = get_index().search(
+            args.get("q", ""),
+            departments=args.getlist("dept"),
+            categories=args.getlist("category"),
+            columns=args.getlist("column"),
+            page=page,
+            per_page=per_page,
+        )
+    except UnknownFilter as error:
+        values = ", ".join(error.values)
+        return bad_request(
+            f"unknown {PARAMS[error.facet]}: {values} (the known values are listed under "
+            f"facets.{error.facet} of /api/search)"
+        )
+    return jsonify(as_json(result))
+
+
+def as_json(result: SearchResult) -> dict:
+    """Return a search result as the API's JSON object."""
+    return {
+        "query": result.query,
+        "total": result.total,
+        "page": result.page,
+        "per_page": result.per_page,
+        "hits": [
+            {
+                **{name: getattr(hit, name) for name in HIT_FIELDS},
+                "url": url_for("views.item", item_id=hit.id),
+            }
+            for hit in result.hits
+        ],
+        "facets": {
+            name: [{"value": f.value, "count": f.count} for f in values]
+            for name, values in result.facets.items()
+        },
+    }
+
+
+@bp.get("/healthz")
+def healthz() -> Response:
+    """Tell that the app is up and how many items its index holds."""
+    return jsonify(status="ok", items=get_index().doc_count)

@@ -1,0 +1,206 @@
+"""What a search page shows besides the hits, as plain data: filters, facet links, chips, pages.
+
+Nothing here renders HTML or imports Flask. A `SearchState` is what the URL asks for; the
+functions turn it and a `SearchResult` into the view data (`value`, `count`, `selected`,
+`toggle_url`, ...) that the template partials only render.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from urllib.parse import parse_qsl, urlencode
+
+from indexer.query import MAX_QUERY_CHARS
+from indexer.schema import FACETS
+from indexer.search import SearchResult
+
+# The URL parameter of each facet (department is `dept` to keep links short).
+PARAMS = {"department": "dept", "category": "category", "column": "column"}
+LABELS = {"department": "部局", "category": "区分", "column": "列"}
+
+
+@dataclass(frozen=True)
+class SearchState:
+    """The query, filters and page that a search URL asks for."""
+
+    query: str = ""
+    filters: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    page: int = 1
+    truncated: bool = False  # the query asked for was longer than the search reads
+
+    @classmethod
+    def from_pairs(cls, pairs: Iterable[tuple[str, str]]) -> SearchState:
+        """Read a state from URL parameters, taking any page that is not a number as 1.
+
+        The query is cut to the length the search reads, so that links carry no more.
+        """
+        query, page, filters = "", 1, {name: [] for name in FACETS}
+        by_param = {param: name for name, param in PARAMS.items()}
+        for key, value in pairs:
+            if key == "q" and not query:
+                query = value
+            elif key == "page":
+                page = parse_page(value)
+            elif key in by_param and value and value not in filters[by_param[key]]:
+                filters[by_param[key]].append(value)
+        return cls(
+            query[:MAX_QUERY_CHARS],
+            {name: tuple(values) for name, values in filters.items()},
+            page,
+            truncated=len(query) > MAX_QUERY_CHARS,
+        )
+
+    @classmethod
+    def from_query_string(cls, query_string: str) -> SearchState:
+        """Read a state from a URL query string such as ``q=防災&dept=危機管理部``."""
+        return cls.from_pairs(parse_qsl(query_string, keep_blank_values=True))
+
+    def selected(self, name: str) -> tuple[str, ...]:
+        return tuple(self.filters.get(name, ()))
+
+    @property
+    def has_filters(self) -> bool:
+        return any(self.selected(name) for name in FACETS)
+
+    def toggled(self, name: str, value: str) -> SearchState:
+        """Return the state with `value` added to or removed from a facet, back on page 1."""
+        values = self.selected(name)
+        values = tuple(v for v in values if v != value) if value in values else (*values, value)
+        return replace(self, filters={**self.filters, name: values}, page=1)
+
+    def without_filters(self) -> SearchState:
+        return replace(self, filters={}, page=1)
+
+    def at_page(self, page: int) -> SearchState:
+        return replace(self, page=page)
+
+    def keeping_only(
+        self, known: Mapping[str, Iterable[str]]
+    ) -> tuple[SearchState, list[tuple[str, str]]]:
+        """Drop filter values not in `known`; return the new state and (facet, value) dropped."""
+        kept, dropped = {}, []
+        for name in FACETS:
+            allowed = set(known.get(name, ()))
+            kept[name] = tuple(v for v in self.selected(name) if v in allowed)
+            dropped += [(name, v) for v in self.selected(name) if v not in allowed]
+        return replace(self, filters=kept), dropped
+
+    def filter_pairs(self) -> list[tuple[str, str]]:
+        """Return the URL parameters of the selected filters only."""
+        return [(PARAMS[name], value) for name in FACETS for value in self.selected(name)]
+
+    def pairs(self) -> list[tuple[str, str]]:
+        """Return the URL parameters of this state, leaving out empty ones and page 1."""
+        pairs = [("q", self.query)] if self.query else []
+        pairs += self.filter_pairs()
+        if self.page > 1:
+            pairs.append(("page", str(self.page)))
+        return pairs
+
+    def query_string(self) -> str:
+        return urlencode(self.pairs())
+
+    def url(self, base: str) -> str:
+        """Return `base` (the search page's path) with this state's query string."""
+        query_string = self.query_string()
+        return f"{base}?{query_string}" if query_string else base
+
+
+def parse_page(text: str) -> int:
+    """Return a page number from 1, reading anything that is not a positive number as 1.
+
+    >>> parse_page("3"), parse_page("0"), parse_page("-2"), parse_page("x")
+    (3, 1, 1, 1)
+    """
+    try:
+        return max(1, int(text.strip()))
+    except ValueError:
+        return 1
+
+
+@dataclass(frozen=True)
+class FacetLink:
+    value: str
+    count: int
+    selected: bool
+    toggle_url: str
+
+
+@dataclass(frozen=True)
+class FacetGroup:
+    name: str
+    label: str
+    param: str
+    values: list[FacetLink]
+
+
+@dataclass(frozen=True)
+class Chip:
+    label: str
+    value: str
+    remove_url: str
+
+
+def facet_groups(result: SearchResult, state: SearchState, base: str) -> list[FacetGroup]:
+    """Return each facet's values with counts and the link that toggles each one."""
+    return [
+        FacetGroup(
+            name,
+            LABELS[name],
+            PARAMS[name],
+            [
+                FacetLink(f.value, f.count, f.selected, state.toggled(name, f.value).url(base))
+                for f in result.facets[name]
+            ],
+        )
+        for name in FACETS
+    ]
+
+
+def active_filters(state: SearchState, base: str) -> list[Chip]:
+    """Return a removable chip for every selected filter value."""
+    return [
+        Chip(LABELS[name], value, state.toggled(name, value).url(base))
+        for name in FACETS
+        for value in state.selected(name)
+    ]
+
+
+@dataclass(frozen=True)
+class PageLink:
+    number: int | None  # None stands for a gap ("…")
+    url: str = ""
+    current: bool = False
+
+
+@dataclass(frozen=True)
+class Pagination:
+    page: int
+    pages: int
+    first: int  # 1-based rank of the first hit shown
+    last: int
+    prev_url: str | None
+    next_url: str | None
+    links: list[PageLink]
+
+
+def pagination(result: SearchResult, state: SearchState, base: str, window: int = 2) -> Pagination:
+    """Return the previous/next links and the page numbers around the current page."""
+    page, pages = result.page, result.pages
+    shown = sorted({1, pages, *range(max(1, page - window), min(pages, page + window) + 1)})
+    links: list[PageLink] = []
+    for number in shown:
+        if links and links[-1].number is not None and number > links[-1].number + 1:
+            links.append(PageLink(None))
+        links.append(PageLink(number, state.at_page(number).url(base), number == page))
+    first = (page - 1) * result.per_page + 1 if result.hits else 0
+    return Pagination(
+        page=page,
+        pages=pages,
+        first=first,
+        last=first + len(result.hits) - 1 if result.hits else 0,
+        prev_url=state.at_page(page - 1).url(base) if page > 1 else None,
+        next_url=state.at_page(page + 1).url(base) if page < pages else None,
+        links=links,
+    )

@@ -1,0 +1,13 @@
+// Optional enhancement: on narrow screens, fold the facet groups that have nothing selected so
+// that the hits come first. Without JavaScript every group simply stays open.
+(function () {
+  "use strict";
+  if (!window.matchMedia || !window.matchMedia("(max-width: 52em)").matches) {
+    return;
+  }
+  document.querySelectorAll("details.facet[open]").forEach(function (group) {
+    if (!group.querySelector(".is-selected")) {
+      group.removeAttribute("open");
+    }
+  });
+})();

@@ -1,0 +1,132 @@
+"""The pages: search with facets, and one item with its neighbours."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, render_template, request, url_for
+
+from indexer.query import MAX_QUERY_CHARS
+from indexer.schema import FACETS
+from indexer.search import PolicyIndex, SearchResult
+from webapp import get_index
+from webapp.facets import (
+    LABELS,
+    SearchState,
+    active_filters,
+    facet_groups,
+    pagination,
+)
+
+bp = Blueprint("views", __name__)
+
+SITE_NAME = "板橋区 経営方針検索"
+
+
+@bp.app_context_processor
+def site() -> dict:
+    """Give every page the site's name and the documents it searches."""
+    documents = current_app.extensions["policy_documents"].values()
+    return {
+        "site_name": SITE_NAME,
+        "sources": [f"{doc['issuer']}「{doc['title']}」" for doc in documents],
+    }
+
+
+@bp.app_template_filter("wareki")
+def wareki(year: int) -> str:
+    """Name a fiscal year in the Japanese era, as the city writes it.
+
+    >>> wareki(2023), wareki(2019), wareki(2018)
+    ('令和5年度', '令和元年度', '平成30年度')
+    """
+    for era, first in (("令和", 2019), ("平成", 1989)):
+        if year >= first:
+            number = year - first + 1
+            return f"{era}{'元' if number == 1 else number}年度"
+    return f"{year}年度"
+
+
+def run_search(index: PolicyIndex, state: SearchState) -> SearchResult:
+    """Search with a page state's query, filters and page."""
+    return index.search(
+        state.query,
+        departments=state.selected("department"),
+        categories=state.selected("category"),
+        columns=state.selected("column"),
+        page=state.page,
+        per_page=current_app.config["PER_PAGE"],
+    )
+
+
+def search() -> str:
+    """Show the search box, the ranked hits, the facets and the pages."""
+    index = get_index()
+    base = url_for("views.search")
+    requested = SearchState.from_pairs(request.args.items(multi=True))
+    state, ignored = requested.keeping_only({name: index.facet_values(name) for name in FACETS})
+    notices = [
+        f"{LABELS[name]}「{value}」は見つからないため、この条件を外して表示しています。"
+        for name, value in ignored
+    ]
+    if state.truncated:
+        notices.append(f"検索語が長すぎるため、先頭の{MAX_QUERY_CHARS}文字で検索しました。")
+    result = run_search(index, state)
+    if state.page > result.pages:
+        if result.total:
+            notices.append(f"{state.page}ページ目はありません。最後のページを表示しています。")
+        state = state.at_page(result.pages)
+        result = run_search(index, state)
+    back = state.query_string() or None
+    unfiltered = None
+    if not result.total and state.has_filters:
+        unfiltered = index.search(state.query, per_page=1).total
+    return render_template(
+        "search.html",
+        state=state,
+        result=result,
+        hits=[(hit, url_for("views.item", item_id=hit.id, back=back)) for hit in result.hits],
+        facets=facet_groups(result, state, base),
+        chips=active_filters(state, base),
+        clear_url=state.without_filters().url(base),
+        pages=pagination(result, state, base),
+        notices=notices,
+        unfiltered=unfiltered,
+        several_words=len(state.query.split()) > 1,
+    )
+
+
+bp.add_url_rule("/search", view_func=search, methods=["GET"])
+bp.add_url_rule("/", endpoint="home", view_func=search, methods=["GET"])
+
+
+@bp.get("/item/<item_id>")
+def item(item_id: str) -> str:
+    """Show one item whole, the items around it and the way back to the search."""
+    index = get_index()
+    stored = index.get(item_id)
+    if stored is None:
+        abort(404)
+    base = url_for("views.search")
+    # Rebuilt from its parameters, the way back is always this app's own /search.
+    back_state = SearchState.from_query_string(request.args.get("back", ""))
+    back = back_state.query_string() or None
+    group = index.items(department=stored["department"], category=stored["category"])
+    columns: dict[str, list[dict]] = {}
+    for other in group:
+        other["url"] = url_for("views.item", item_id=other["id"], back=back)
+        columns.setdefault(other["column"], []).append(other)
+    at = next(i for i, other in enumerate(group) if other["id"] == item_id)
+    same_group = SearchState(
+        filters={"department": (stored["department"],), "category": (stored["category"],)}
+    )
+    return render_template(
+        "item.html",
+        item=stored,
+        document=current_app.extensions["policy_documents"].get(stored["document"]),
+        columns=columns,
+        group_size=len(group),
+        previous=group[at - 1] if at > 0 else None,
+        next=group[at + 1] if at + 1 < len(group) else None,
+        back_url=back_state.url(base),
+        has_back=back is not None,
+        group_url=same_group.url(base),
+    )
