@@ -15,7 +15,7 @@ $(VENV)/.installed: pyproject.toml
 serve: $(VENV)/.installed
 	$(BIN)/python -m webapp
 
-test: $(VENV)/.installed browser
+test: $(VENV)/.installed browser groonga
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
@@ -28,3 +28,8 @@ browser:
 	@command -v chromium >/dev/null && [ -d /usr/share/fonts/opentype/noto ] || { \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
 	  $(SUDO) apt-get install -y -qq chromium fonts-noto-cjk; }
+
+# Debian's Groonga, the peer of the relevance and performance benchmarks.
+groonga:
+	@command -v groonga >/dev/null || { $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq groonga-bin; }
