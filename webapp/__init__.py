@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, Response, current_app
+from flask.json.provider import DefaultJSONProvider
 
 from indexer.build import build_index
 from indexer.corpus import CorpusError, read_manifest
@@ -18,6 +19,20 @@ CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "
     "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
+
+
+class EscapingJSONProvider(DefaultJSONProvider):
+    """Write JSON with Japanese as it is, keys in order, and <, > and & as \\u escapes.
+
+    The escapes keep user text inert even where JSON ends up inside HTML.
+    """
+
+    ensure_ascii = False
+    sort_keys = False
+
+    def dumps(self, obj: Any, **kwargs: Any) -> str:
+        text = super().dumps(obj, **kwargs)
+        return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -33,8 +48,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.config.from_prefixed_env("POLICY")
     if test_config is not None:
         app.config.from_mapping(test_config)
-    app.json.ensure_ascii = False  # type: ignore[attr-defined]
-    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.json = EscapingJSONProvider(app)
 
     app.extensions["policy_index"] = open_index(app)
     app.extensions["policy_documents"] = document_titles(app.config["CORPUS_DIR"])

@@ -49,7 +49,17 @@ def handle_index_unavailable(error: IndexUnavailable) -> Response:
     return error_response(503, "the search index is not available; try again later")
 
 
+def reject_undecodable_url() -> Response | None:
+    """Refuse a query string that is not UTF-8 (werkzeug would fail to read it) with a 400."""
+    try:
+        request.query_string.decode("utf-8")
+    except UnicodeDecodeError:
+        return error_response(400, "the query string is not UTF-8 text")
+    return None
+
+
 def register(app: Flask) -> None:
     """Install the error handlers on `app`."""
+    app.before_request(reject_undecodable_url)
     app.register_error_handler(HTTPException, handle_http_error)
     app.register_error_handler(IndexUnavailable, handle_index_unavailable)

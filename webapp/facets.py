@@ -7,6 +7,7 @@ functions turn it and a `SearchResult` into the view data (`value`, `count`, `se
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from urllib.parse import parse_qsl, urlencode
@@ -18,6 +19,9 @@ from indexer.search import SearchResult
 # The URL parameter of each facet (department is `dept` to keep links short).
 PARAMS = {"department": "dept", "category": "category", "column": "column"}
 LABELS = {"department": "部局", "category": "区分", "column": "列"}
+
+
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 @dataclass(frozen=True)
@@ -33,13 +37,14 @@ class SearchState:
     def from_pairs(cls, pairs: Iterable[tuple[str, str]]) -> SearchState:
         """Read a state from URL parameters, taking any page that is not a number as 1.
 
-        The query is cut to the length the search reads, so that links carry no more.
+        The query is cut to the length the search reads, so that links carry no more, and
+        loses its control characters (NUL and the like), which no search needs.
         """
         query, page, filters = "", 1, {name: [] for name in FACETS}
         by_param = {param: name for name, param in PARAMS.items()}
         for key, value in pairs:
             if key == "q" and not query:
-                query = value
+                query = CONTROL.sub("", value)
             elif key == "page":
                 page = parse_page(value)
             elif key in by_param and value and value not in filters[by_param[key]]:
