@@ -18,8 +18,13 @@ from whoosh.analysis import Composable, LowercaseFilter, Token, Tokenizer
 
 from indexer.dictionary import sudachi_tokenizer
 
-# Parts of speech that carry no meaning for search: particles, auxiliary verbs, symbols, space.
-DROPPED_POS = frozenset({"助詞", "助動詞", "補助記号", "記号", "空白"})
+# Parts of speech that are no search terms. Particles and auxiliary verbs keep their place as a
+# GAP token, so a phrase does not match across one (人材育成 is not 人材の育成); symbols and
+# white space leave no trace (ワーク・ライフ・バランス is ワークライフバランス).
+GAP_POS = frozenset({"助詞", "助動詞"})
+CLOSED_POS = frozenset({"補助記号", "記号", "空白"})
+DROPPED_POS = GAP_POS | CLOSED_POS
+GAP = "_"  # never a term otherwise: "_" itself is a symbol
 
 # Sudachi refuses inputs over about 49 KB; analyse longer text in pieces of this many characters.
 CHUNK = 4000
@@ -183,27 +188,26 @@ class SudachiTokenizer(Tokenizer):
 
 
 class PartOfSpeechFilter(Composable):
-    """Drop particles, auxiliary verbs, symbols and white space, closing the position gaps.
+    """Turn particles and auxiliary verbs into GAP tokens; drop symbols and white space.
 
-    Phrases then match across a dropped particle (情報の保護 ~ 情報保護), the usual choice
-    for Japanese search.
+    A phrase then needs its words side by side as written, particles included, as with
+    Lucene's stop filter; symbols and spaces between words do not count.
 
     >>> analyzer = SudachiTokenizer() | PartOfSpeechFilter()
-    >>> [(t.text, t.pos) for t in analyzer("情報の保護", positions=True)]
-    [('情報', 0), ('保護', 1)]
+    >>> [(t.text, t.pos) for t in analyzer("情報の保護・活用", positions=True)]
+    [('情報', 0), ('_', 1), ('保護', 2), ('活用', 3)]
     """
-
-    def __init__(self, dropped: frozenset[str] = DROPPED_POS):
-        self.dropped = dropped
 
     def __call__(self, tokens: Iterator[Token]) -> Iterator[Token]:
         removed, last_dropped = 0, None
         for token in tokens:
             position = getattr(token, "pos", None)
-            if token.part_of_speech in self.dropped:
+            if token.part_of_speech in CLOSED_POS:
                 if token.fine and isinstance(position, int) and position != last_dropped:
                     removed, last_dropped = removed + 1, position
                 continue
+            if token.part_of_speech in GAP_POS:
+                token.text = GAP
             if isinstance(position, int):
                 token.pos = position - removed
             yield token
@@ -213,7 +217,7 @@ def japanese_analyzer():
     """Return the analyzer used for both indexing and queries.
 
     >>> [t.text for t in japanese_analyzer()("ＤＸを推進するP D C Aサイクル")]
-    ['dx', '推進', '為る', 'pdcaサイクル', 'pdca', 'サイクル']
+    ['dx', '_', '推進', '為る', 'pdcaサイクル', 'pdca', 'サイクル']
     """
     return SudachiTokenizer() | PartOfSpeechFilter() | LowercaseFilter()
 
@@ -227,8 +231,9 @@ class ReadingFilter(Composable):
 
     def __call__(self, tokens: Iterator[Token]) -> Iterator[Token]:
         for token in tokens:
-            token.text = token.reading
-            yield token
+            if token.text != GAP:
+                token.text = token.reading
+                yield token
 
 
 def reading_analyzer():

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from whoosh import query as wq
 
-from indexer.analysis import DROPPED_POS, exact_units, japanese_analyzer, sudachi_units
+from indexer.analysis import DROPPED_POS, GAP, exact_units, japanese_analyzer, sudachi_units
 
 FIELD = "text"
 READING_FIELD = "reading"
@@ -82,18 +82,23 @@ def analyse_word(text: str, exact: bool = False) -> Word | None:
             fine.setdefault(token.pos, token.text)
         else:
             coarse.add(token.text)
+    ordered = [fine[p] for p in sorted(fine)]
+    while ordered and ordered[0] == GAP:
+        ordered.pop(0)
+    while ordered and ordered[-1] == GAP:
+        ordered.pop()
     units = [u for u in sudachi_units(text) if u.fine]
     reading = None
     if HIRAGANA.match(text) and not (len(units) == 1 and units[0].local):
         reading = text.translate(HIRAGANA_TO_KATAKANA)
         if any(u.oov or u.part_of_speech in DROPPED_POS for u in units):
-            fine, coarse = {}, set()  # Sudachi's guess at these kana is noise (せんきょ → 為る)
+            ordered, coarse = [], set()  # Sudachi's guess at these kana is noise (せんきょ → 為る)
     elif OKURIGANA.match(text):
         reading = "".join(u.reading for u in units)
-    if not fine and not reading:
+    if not ordered and not reading:
         return None
     sequence = exact_units(text) if exact else None
-    return Word(tuple(fine[p] for p in sorted(fine)), frozenset(coarse), reading, sequence)
+    return Word(tuple(ordered), frozenset(coarse), reading, sequence)
 
 
 def synonym_map(groups: list[list[str]]) -> dict[str, list[Word]]:

@@ -8,7 +8,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from indexer.analysis import PartOfSpeechFilter, SudachiTokenizer, japanese_analyzer, normalize
+from indexer.analysis import (
+    GAP,
+    PartOfSpeechFilter,
+    SudachiTokenizer,
+    japanese_analyzer,
+    normalize,
+)
 
 analyzer = japanese_analyzer()
 
@@ -20,7 +26,7 @@ def tokens(text: str) -> list[tuple[str, int, str]]:
 
 
 def test_offsets_point_at_the_original_characters_on_full_width_text():
-    assert tokens("ＤＸの推進") == [("dx", 0, "ＤＸ"), ("推進", 1, "推進")]
+    assert tokens("ＤＸの推進") == [("dx", 0, "ＤＸ"), (GAP, 1, "の"), ("推進", 2, "推進")]
 
 
 def test_spread_letters_become_one_term_spanning_the_spaces():
@@ -36,8 +42,9 @@ def test_spread_letters_become_one_term_spanning_the_spaces():
 def test_full_width_spread_letters_and_mixed_scripts():
     assert tokens("Ｏ Ｊ Ｔと２０２５年") == [
         ("ojt", 0, "Ｏ Ｊ Ｔ"),
-        ("2025", 1, "２０２５"),
-        ("年", 2, "年"),
+        (GAP, 1, "と"),
+        ("2025", 2, "２０２５"),
+        ("年", 3, "年"),
     ]
 
 
@@ -46,13 +53,16 @@ def test_words_are_kept_apart_where_no_letter_is_alone():
     assert normalize("SDGs ローカライズ")[0] == "SDGs ローカライズ"
 
 
-def test_particles_auxiliaries_symbols_and_spaces_are_dropped():
-    assert [t for t, _, _ in tokens("防災・防犯の「強化」を図る。")] == [
-        "防災",
-        "防犯",
-        "強化",
-        "図る",
+def test_particles_leave_a_gap_and_symbols_and_spaces_vanish():
+    assert [(t, p) for t, p, _ in tokens("防災・防犯の「強化」を図る。")] == [
+        ("防災", 0),
+        ("防犯", 1),
+        (GAP, 2),
+        ("強化", 3),
+        (GAP, 4),
+        ("図る", 5),
     ]
+    assert [t for t, _, _ in tokens("推進します")] == ["推進", "為る", GAP]
 
 
 def test_normalized_form_joins_spelling_variants():
@@ -71,9 +81,9 @@ def test_long_units_hold_their_parts_at_consecutive_positions():
     assert ("委員会", 2, "委員会") in tokens("選挙管理委員会")
 
 
-def test_filter_closes_position_gaps():
-    stream = (SudachiTokenizer() | PartOfSpeechFilter())("情報の保護を行う", positions=True)
-    assert [(t.text, t.pos) for t in stream] == [("情報", 0), ("保護", 1), ("行う", 2)]
+def test_filter_keeps_the_place_of_particles_but_not_of_symbols():
+    stream = (SudachiTokenizer() | PartOfSpeechFilter())("情報の保護・活用", positions=True)
+    assert [(t.text, t.pos) for t in stream] == [("情報", 0), (GAP, 1), ("保護", 2), ("活用", 3)]
 
 
 def test_long_text_is_analysed_in_pieces_without_losing_offsets():

@@ -188,3 +188,11 @@ def test_ranking_is_by_score_with_ties_in_document_order(policy_index):
     hits = policy_index.search("推進", per_page=100).hits
     keys = [(-h.score, policy_index.get(h.id)["order"]) for h in hits]
     assert keys == sorted(keys)
+
+
+def test_a_phrase_keeps_its_particles_but_separate_words_do_not(policy_index, seed_items):
+    assert ids(policy_index, "人材育成") == with_substring(seed_items, "人材育成")
+    loose = ids(policy_index, "人材 育成")
+    assert loose > ids(policy_index, "人材育成")
+    assert loose >= with_substring(seed_items, "人材の育成")
+    assert ids(policy_index, "公民の連携") == with_substring(seed_items, "公民の連携")
