@@ -226,6 +226,94 @@ def test_works_without_javascript_and_by_keyboard(server, browser, errors):
     assert errors == []
 
 
+def test_suggest_chart_related_department_and_export(server, browser, errors, policy_index):
+    """The issue's path: ぼう → 防災, a bar, an item, a related item, its department, CSV."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    context, page = open_page(browser, errors, DESKTOP)
+    page.goto(server + "/")
+    box = page.get_by_role("combobox", name="キーワードで探す")
+    box.press_sequentially("ぼう")
+    listbox = page.get_by_role("listbox", name="入力候補")
+    listbox.wait_for()
+    assert box.get_attribute("aria-expanded") == "true"
+    options = listbox.get_by_role("option")
+    expected = policy_index.search("防災").total
+    assert options.first.inner_text().split() == ["防災", f"{expected}件"]
+    assert "防犯" in listbox.inner_text()
+    page.screenshot(path=str(ARTIFACTS / "suggest-desktop.png"))
+    box.press("ArrowDown")
+    first = options.first
+    assert first.get_attribute("aria-selected") == "true"
+    assert box.get_attribute("aria-activedescendant") == first.get_attribute("id")
+    box.press("Enter")
+    page.wait_for_url(re.compile(r"/search\?q=%E9%98%B2%E7%81%BD$"))
+    assert shown_count(page) == expected == 16
+
+    bars = page.locator(".bar-chart a.bar")
+    assert bars.count() == 2
+    bar = bars.first
+    assert bar.get_attribute("data-value") == "危機管理部"
+    assert bar.get_attribute("data-count") == "15"
+    assert bar.locator(".bar-count").inner_text().startswith("15")
+    page.screenshot(path=str(ARTIFACTS / "chart-desktop.png"), full_page=True)
+    bar.click()
+    page.wait_for_url(re.compile(r"dept="))
+    assert shown_count(page) == 15
+    assert page.locator(".bar-chart a.bar.is-selected").get_attribute("aria-current") == "true"
+    results_url = page.url
+
+    page.locator(".hit a.hit-text").first.click()
+    page.wait_for_url(re.compile(r"/item/"))
+    related = page.locator(".related-item")
+    assert related.count() > 0
+    elsewhere = page.locator(".related-item:not([data-department='危機管理部'])").first
+    department = elsewhere.get_attribute("data-department")
+    related_id = elsewhere.get_attribute("data-id")
+    elsewhere.locator("a.related-text").click()
+    page.wait_for_url(re.compile(rf"/item/{related_id}"))
+    assert department in page.locator("h1").inner_text()
+
+    page.locator(".item .label-department").click()
+    page.wait_for_url(re.compile(r"/dept/"))
+    assert page.locator("h1").inner_text() == department
+    listed = page.locator(".dept-item").evaluate_all("items => items.map(i => i.dataset.id)")
+    assert listed == [item["id"] for item in policy_index.items(department=department)]
+    assert page.locator(".dept-table thead th").all_inner_texts() == ["経営方針", "重点目標"]
+    page.screenshot(path=str(ARTIFACTS / "department-desktop.png"), full_page=True)
+
+    page.goto(results_url)
+    with page.expect_download() as download_info:
+        page.locator("a.export-link", has_text="CSV").click()
+    download = download_info.value
+    assert download.suggested_filename == "経営方針検索_防災.csv"
+    body = Path(download.path()).read_bytes()
+    assert body.startswith(b"\xef\xbb\xbf")
+    rows = body.decode("utf-8-sig").splitlines()
+    assert rows[0].split(",") == [
+        *("id", "fiscal_year", "department_no", "department", "category", "column"),
+        *("position", "text", "score", "url"),
+    ]
+    assert len(rows) == 1 + 15
+    context.close()
+    assert errors == []
+
+
+def test_department_page_on_a_phone(server, browser, errors):
+    ARTIFACTS.mkdir(exist_ok=True)
+    context, page = open_page(browser, errors, PHONE)
+    page.goto(server + "/dept/" + "危機管理部")
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    assert page.locator(".dept-cell-label").first.is_visible()
+    page.screenshot(path=str(ARTIFACTS / "department-phone.png"), full_page=True)
+    page.goto(server + "/search?q=DX")
+    page.locator("details.charts summary").click()
+    assert page.locator(".bar-chart a.bar").count() == 16
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    page.locator("details.charts").screenshot(path=str(ARTIFACTS / "chart-phone.png"))
+    context.close()
+    assert errors == []
+
+
 def test_missing_chromium_skips_unless_required(monkeypatch, tmp_path):
     monkeypatch.setattr(sys.modules[__name__], "CHROMIUM", tmp_path / "no-chromium")
     monkeypatch.delenv("REQUIRE_BROWSER", raising=False)

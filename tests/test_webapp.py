@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import csv
 import doctest
 import html
+import io
+import json
 import math
 import re
+import shutil
+from collections import Counter
 from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
 import pytest
@@ -16,11 +21,15 @@ from hypothesis import strategies as st
 import webapp
 import webapp.__main__
 import webapp.api
+import webapp.charts
+import webapp.department
+import webapp.export
 import webapp.facets
 import webapp.views
 from indexer.build import build_index
 from indexer.search import PolicyIndex, SearchResult
 from webapp import create_app
+from webapp.export import EXPORT_FIELDS
 from webapp.facets import SearchState, facet_groups, pagination
 
 TOTAL = 475
@@ -263,13 +272,26 @@ def test_user_input_is_escaped(client):
         assert re.sub(r"</?mark>", "", hit["highlight"]) == html.escape(hit["text"], quote=True)
 
 
-def test_pages_have_no_inline_script_or_style(client):
-    for url in ("/", "/search?q=防災&dept=危機管理部", "/item/r5-keiei-03-shisaku-hoshin-01"):
-        page = page_text(client, url)
-        assert "<style" not in page and " style=" not in page
-        assert re.findall(r"<script[^>]*>", page) == ['<script src="/static/app.js" defer>']
-        assert '<link rel="stylesheet" href="/static/style.css">' in page
-        assert '<label class="search-label" for="q">' in page or "/item/" in url
+APP_JS = '<script src="/static/app.js" defer>'
+SUGGEST_JS = '<script src="/static/suggest.js" defer>'
+
+
+@pytest.mark.parametrize(
+    ("url", "scripts"),
+    [
+        ("/", [APP_JS, SUGGEST_JS]),
+        ("/search?q=防災&dept=危機管理部", [APP_JS, SUGGEST_JS]),
+        ("/search?q=ぼうさお", [APP_JS, SUGGEST_JS]),
+        ("/dept/危機管理部", [APP_JS, SUGGEST_JS]),
+        ("/item/r5-keiei-03-shisaku-hoshin-01", [APP_JS]),
+    ],
+)
+def test_pages_have_no_inline_script_or_style(client, url, scripts):
+    page = page_text(client, url)
+    assert "<style" not in page and " style=" not in page
+    assert re.findall(r"<script[^>]*>", page) == scripts
+    assert '<link rel="stylesheet" href="/static/style.css">' in page
+    assert '<label class="search-label" for="q">' in page or "/item/" in url
 
 
 def test_static_files_are_served(client):
@@ -671,5 +693,337 @@ def test_facet_groups_and_pagination_are_plain_data(policy_index):
 
 @pytest.mark.parametrize("module", [webapp.facets, webapp.views, webapp.__main__])
 def test_docstring_examples(module):
+    failures, tried = doctest.testmod(module)
+    assert tried > 0 and failures == 0
+
+
+# Suggestions, related items, department pages, charts and exports.
+
+def get_json(client, url: str, status: int = 200) -> dict:
+    response = client.get(url)
+    assert response.status_code == status, response.data[:500]
+    assert response.content_type == "application/json"
+    return response.get_json()
+
+
+def suggestions(client, **args) -> list[tuple[str, int]]:
+    data = get_json(client, "/api/suggest?" + urlencode(args, doseq=True))
+    assert list(data) == ["query", "suggestions"]
+    assert all(list(s) == ["text", "count"] for s in data["suggestions"])
+    return [(s["text"], s["count"]) for s in data["suggestions"]]
+
+
+def test_api_suggest_contract_and_kana(client):
+    data = get_json(client, "/api/suggest?q=" + quote("ぼう"))
+    assert data["query"] == "ぼう"
+    found = suggestions(client, q="ぼう")
+    assert found[0] == ("防災", 16)
+    assert ("防犯", 4) in found
+    assert [count for _, count in found] == sorted((c for _, c in found), reverse=True)
+    digital = dict(suggestions(client, q="デジ"))
+    assert digital["デジタル化"] == 2 and digital["デジタルトランスフォーメーション"] == 28
+    # Each count is the total that searching for the suggestion gives.
+    for text, count in found:
+        assert api(client, q=text)["total"] == count
+
+
+def test_api_suggest_counts_under_the_filters(client):
+    found = suggestions(client, q="ぼう", dept="危機管理部")
+    assert found[0] == ("防災", 15)
+    for text, count in found:
+        assert api(client, q=text, dept="危機管理部")["total"] == count
+    assert suggestions(client, q="ぼう", dept="ない部") == suggestions(client, q="ぼう")
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["", " ", "\u3000", "x" * 5000, "\x00", "ぼ\x01う", "\u202eぼう", "防災 ", "-ぼう", "OR"],
+)
+def test_api_suggest_bad_input_is_empty_not_an_error(client, query):
+    data = get_json(client, "/api/suggest?" + urlencode({"q": query}))
+    assert data["suggestions"] == []
+    assert get_json(client, "/api/suggest")["suggestions"] == []
+
+
+def test_api_item_with_related_items(client, policy_index):
+    item_id = "r5-keiei-03-kaikaku-hoshin-02"
+    data = get_json(client, f"/api/item/{item_id}")
+    assert list(data) == ["item", "related"]
+    item = data["item"]
+    assert list(item) == [*webapp.api.HIT_FIELDS, "url"]
+    assert item["id"] == item_id and item["department"] == "危機管理部"
+    assert item["text"] == policy_index.get(item_id)["text"]
+    assert item["url"] == f"/item/{item_id}" and item["score"] is None
+    related = data["related"]
+    assert len(related) == 6
+    assert item_id not in [r["id"] for r in related]
+    assert all(r["department"] != "危機管理部" for r in related)
+    assert all(list(r) == list(item) and isinstance(r["score"], float) for r in related)
+    assert related[0]["id"] == "r5-keiei-20-kaikaku-hoshin-02"
+    assert [r["score"] for r in related] == sorted((r["score"] for r in related), reverse=True)
+    error = get_json(client, "/api/item/r5-keiei-99-shisaku-hoshin-01", status=404)
+    assert list(error) == ["error"]
+
+
+def test_item_page_shows_related_items_from_other_departments(client):
+    item_id = "r5-keiei-03-kaikaku-hoshin-02"
+    page = page_text(client, f"/item/{item_id}?back=" + quote("q=防災"))
+    entry = r'<li class="related-item" data-id="([^"]+)" data-department="([^"]+)"'
+    listed = re.findall(entry, page)
+    expected = get_json(client, f"/api/item/{item_id}")["related"]
+    assert [i for i, _ in listed] == [r["id"] for r in expected]
+    assert item_id not in [i for i, _ in listed]
+    assert "危機管理部" not in [d for _, d in listed]
+    links = [html.unescape(h) for h in re.findall(r'class="related-text" href="([^"]+)"', page)]
+    assert urlsplit(links[0]).path == f"/item/{listed[0][0]}"
+    assert parse_qs(params(links[0])["back"][0]) == {"q": ["防災"]}  # the way back is kept
+
+
+def dept_url(name: str) -> str:
+    return "/dept/" + quote(name)
+
+
+def test_department_labels_link_to_the_department_page(client):
+    page = page_text(client, "/search?q=防災")
+    labels = re.findall(r'<a class="label label-department" href="([^"]+)">', page)
+    assert len(labels) == 16
+    assert set(labels) == {dept_url("危機管理部"), dept_url("まちづくり推進室")}
+    item = page_text(client, "/item/r5-keiei-03-shisaku-hoshin-01")
+    assert f'<a class="label label-department" href="{dept_url("危機管理部")}">' in item
+
+
+def test_department_page_lists_exactly_its_items_in_document_order(client, seed_items):
+    page = page_text(client, dept_url("危機管理部"))
+    mine = [i for i in seed_items if i.department == "危機管理部"]
+    assert re.findall(r'<li class="dept-item[^"]*" data-id="([^"]+)"', page) == [i.id for i in mine]
+    assert len(mine) == 27 and "27項目" in page
+    assert "<h1 class=\"dept-title\">危機管理部</h1>" in page
+    assert re.findall(r'<th scope="col">([^<]+)</th>', page) == ["経営方針", "重点目標"]
+    assert re.findall(r'<tr data-category="([^"]+)">', page) == ["施策", "改革", "人材育成・活用"]
+    assert "No.1プラン2025改訂に向けて取り組むこと" in page
+    # Each cell holds the items of its row and column.
+    cell = re.search(r'data-category="改革">.*?data-column="重点目標">(.*?)</td>', page, re.S)[1]
+    in_cell = [i.id for i in mine if (i.category, i.column) == ("改革", "重点目標")]
+    assert re.findall(r'data-id="([^"]+)"', cell) == in_cell
+    # The search box searches this department only.
+    assert '<input type="hidden" name="dept" value="危機管理部">' in page
+    assert '<label class="search-label" for="q">危機管理部の項目を探す</label>' in page
+    assert f'href="{dept_url("総務部")}" rel="prev"' in page
+    assert f'href="{dept_url("区民文化部")}" rel="next"' in page
+
+
+def test_department_page_of_every_department(client, policy_index, seed_items):
+    for name in policy_index.facet_values("department"):
+        page = page_text(client, dept_url(name))
+        ids = re.findall(r'<li class="dept-item[^"]*" data-id="([^"]+)"', page)
+        assert ids == [i.id for i in seed_items if i.department == name]
+
+
+def test_department_page_has_a_table_per_document(tmp_path):
+    corpus = tmp_path / "corpus"
+    shutil.copytree(webapp.ROOT / "corpus", corpus)
+    shutil.copy(webapp.ROOT / "tests/fixtures/second_year/r6.txt", corpus / "r6.txt")
+    manifest = (webapp.ROOT / "tests/fixtures/second_year/manifest.toml").read_text("utf-8")
+    with open(corpus / "manifest.toml", "a", encoding="utf-8") as handle:
+        handle.write("\n" + manifest)
+    build_index(corpus, tmp_path / "index")
+    client = create_app(
+        {"TESTING": True, "INDEX_DIR": str(tmp_path / "index"), "CORPUS_DIR": str(corpus)}
+    ).test_client()
+    page = page_text(client, dept_url("危機管理部"))
+    assert re.findall(r'<table class="dept-table" data-document="([^"]+)">', page) == [
+        "r5-keiei",
+        "r6-keiei",
+    ]
+    assert "令和6年度 各部の経営方針" in page
+    assert "r6-keiei-01-plan-torikumi-01" in page
+
+
+@pytest.mark.parametrize("name", ["ない部", "..", "%00", "危機管理部x"])
+def test_unknown_department_is_a_japanese_404(client, name):
+    page = page_text(client, "/dept/" + quote(name), status=404)
+    assert "ページが見つかりません" in page
+
+
+def bars(page: str) -> list[tuple[str, str, int]]:
+    """Return (href, department, count) of each bar of the chart, top to bottom."""
+    return [
+        (html.unescape(href), html.unescape(value), int(count))
+        for href, value, count in re.findall(
+            r'<a class="bar[^"]*" href="([^"]+)"\s+data-value="([^"]+)" data-count="(\d+)"', page
+        )
+    ]
+
+
+def test_bar_chart_draws_hits_per_department_and_links_apply_the_filter(client):
+    page = page_text(client, "/search?q=DX")
+    drawn = bars(page)
+    facet = {v: c for v, c in shown_facets(page, "department") if c}
+    assert {d: c for _, d, c in drawn} == facet and len(drawn) == 16
+    assert [c for _, _, c in drawn] == sorted(facet.values(), reverse=True)
+    widths = [float(w) for w in re.findall(r'<rect class="bar-fill"[^>]* width="([\d.]+)"', page)]
+    assert widths[0] == 100.0
+    assert widths == [round(100 * c / drawn[0][2], 1) for _, _, c in drawn]
+    href, department, count = drawn[1]
+    assert params(href) == {"q": ["DX"], "dept": [department]}
+    filtered = page_text(client, href)
+    assert shown_total(filtered) == count
+    assert {d for _, d in shown_hits(filtered)} == {department}
+    assert re.search(rf'class="bar is-selected" href="[^"]+"\s+data-value="{department}"', filtered)
+    assert "部局別の件数" in page and "棒を選ぶと" in page  # the text alternative
+
+
+def test_bar_chart_link_replaces_the_department_filter(client):
+    page = page_text(client, "/search?q=防災&dept=危機管理部")
+    drawn = {department: (href, count) for href, department, count in bars(page)}
+    assert list(drawn) == ["危機管理部", "まちづくり推進室"]
+    href, count = drawn["まちづくり推進室"]
+    assert count == 1
+    assert params(href) == {"q": ["防災"], "dept": ["まちづくり推進室"]}
+    # Bars count under the other filters: no 防災 item of まちづくり推進室 is a 重点目標.
+    page = page_text(client, "/search?q=防災&dept=危機管理部&column=重点目標")
+    assert [department for _, department, _ in bars(page)] == ["危機管理部"]
+
+
+def matrix_cells(page: str) -> list[tuple[str, str, str, int]]:
+    return [
+        (html.unescape(href), html.unescape(dept), html.unescape(category), int(count))
+        for href, dept, category, count in re.findall(
+            r'<a class="cell-link" href="([^"]+)" data-department="([^"]+)"\s+'
+            r'data-category="([^"]+)" data-count="(\d+)"',
+            page,
+        )
+    ]
+
+
+def test_matrix_counts_departments_by_category_and_cells_apply_both_filters(client, seed_items):
+    page = page_text(client, "/search?q=防災&column=重点目標")
+    cells = matrix_cells(page)
+    expected = Counter(
+        (i.department, i.category)
+        for i in seed_items
+        if "防災" in i.text and i.column == "重点目標"
+    )
+    assert {(d, c): n for _, d, c, n in cells} == dict(expected)
+    href, department, category, count = next(c for c in cells if c[1:3] == ("危機管理部", "改革"))
+    assert count == 3
+    assert params(href) == {
+        "q": ["防災"],
+        "dept": ["危機管理部"],
+        "category": ["改革"],
+        "column": ["重点目標"],
+    }
+    filtered = page_text(client, href)
+    assert shown_total(filtered) == count
+    assert re.search(r'<td class="heat-\d is-selected">', filtered)
+    header = re.search(r'<table class="matrix">.*?</thead>', page, re.S)[0]
+    assert re.findall(r'<th scope="col">([^<]+)</th>', header) == [
+        "部局",
+        "施策",
+        "改革",
+        "人材育成・活用",
+        "No.1プラン2025改訂",
+        "計",
+    ]
+
+
+def test_no_results_offer_the_closest_words(client):
+    page = page_text(client, "/search?q=ぼうさお")
+    assert shown_total(page) == 0
+    corrections = [
+        html.unescape(h) for h in re.findall(r'<a class="correction" href="([^"]+)">', page)
+    ]
+    assert corrections[0] == "/search?q=" + quote("防災")
+    assert ">防災</a><span class=\"correction-count\">（16件）</span>" in page
+    assert shown_total(page_text(client, corrections[0])) == 16
+    # Under a filter that leaves nothing, the correction is offered without the filter.
+    page = page_text(client, "/search?q=ぼうさお&dept=総務部")
+    assert "（16件・絞り込みなし）" in page
+    page = page_text(client, "/search?q=ぼうさお&dept=危機管理部")
+    link = html.unescape(re.search(r'<a class="correction" href="([^"]+)">', page)[1])
+    assert params(link) == {"q": ["防災"], "dept": ["危機管理部"]}
+    assert "もしかして" not in page_text(client, "/search?q=防災")
+
+
+def read_csv(response) -> list[dict]:
+    body = response.get_data()
+    assert body.startswith(b"\xef\xbb\xbf")
+    text = body.decode("utf-8")[1:]
+    rows = list(csv.reader(io.StringIO(text, newline="")))
+    assert rows[0] == list(EXPORT_FIELDS)
+    return [dict(zip(rows[0], row, strict=True)) for row in rows[1:]]
+
+
+def test_export_csv_has_the_bom_every_field_and_every_matching_item(client):
+    response = client.get("/export.csv?q=防災&dept=危機管理部&page=2")
+    assert response.status_code == 200
+    assert response.content_type == "text/csv; charset=utf-8"
+    disposition = response.headers["Content-Disposition"]
+    assert disposition.startswith('attachment; filename="policy-search.csv"; filename*=UTF-8')
+    assert quote("経営方針検索_防災.csv") in disposition
+    rows = read_csv(response)
+    hits = api(client, q="防災", dept="危機管理部", per_page=100)["hits"]
+    assert len(rows) == len(hits) == 15
+    assert [r["id"] for r in rows] == [h["id"] for h in hits]
+    first, hit = rows[0], hits[0]
+    assert first["text"] == hit["text"] and first["department"] == "危機管理部"
+    assert first["fiscal_year"] == "2023" and float(first["score"]) == hit["score"]
+    assert first["url"] == "http://localhost" + hit["url"]
+    assert b"\r\n" in response.get_data()  # Excel's line ends
+
+
+def test_export_csv_of_everything_is_not_one_page(client, seed_items):
+    rows = read_csv(client.get("/export.csv"))
+    assert [r["id"] for r in rows] == [i.id for i in seed_items]
+    assert all(r["score"] == "" for r in rows)
+    assert {r["category"] for r in rows} == {i.category for i in seed_items}
+
+
+def test_export_json_has_the_query_filters_total_and_every_hit(client):
+    response = client.get("/export.json?q=DX&category=改革&dept=ない部")
+    assert response.status_code == 200 and response.content_type == "application/json"
+    assert "attachment" in response.headers["Content-Disposition"]
+    data = json.loads(response.get_data(as_text=True))
+    assert list(data) == ["query", "filters", "total", "hits"]
+    assert data["query"] == "DX"
+    assert data["filters"] == {"dept": [], "category": ["改革"], "column": []}
+    assert data["total"] == len(data["hits"]) == api(client, q="DX", category="改革")["total"]
+    assert all(list(hit) == list(EXPORT_FIELDS) for hit in data["hits"])
+
+
+def test_results_page_links_to_the_exports_with_its_parameters(client):
+    page = page_text(client, "/search?q=防災&dept=危機管理部&page=1")
+    csv_link, json_link = hrefs(page, "export-link")
+    assert urlsplit(csv_link).path == "/export.csv"
+    assert urlsplit(json_link).path == "/export.json"
+    assert params(csv_link) == params(json_link) == {"q": ["防災"], "dept": ["危機管理部"]}
+    assert "15件すべてをダウンロード" in page
+    assert "export-link" not in page_text(client, "/search?q=存在しないことば")
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/suggest", "/api/item/x", "/dept/総務部", "/export.csv", "/export.json"]
+)
+def test_new_routes_take_only_get(client, path):
+    assert client.get(path).status_code in (200, 404)
+    response = client.post(path)
+    assert response.status_code == 405
+    assert set(response.headers["Allow"].split(", ")) == {"GET", "HEAD"}
+
+
+NEW_PATHS = ["/api/suggest", "/export.csv", "/export.json", "/dept/{}", "/api/item/{}"]
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(PARAM, ANY_TEXT), max_size=4), ANY_TEXT.filter(lambda t: "/" not in t))
+def test_no_parameters_make_a_server_error_on_the_new_routes(shared_client, pairs, name):
+    query = urlencode(pairs)
+    for path in NEW_PATHS:
+        url = path.format(quote(name, safe="")) if "{}" in path else path
+        assert shared_client.get(f"{url}?{query}").status_code in (200, 404)
+
+
+@pytest.mark.parametrize("module", [webapp.charts, webapp.department, webapp.export])
+def test_new_docstring_examples(module):
     failures, tried = doctest.testmod(module)
     assert tried > 0 and failures == 0

@@ -53,10 +53,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.extensions["policy_index"] = open_index(app)
     app.extensions["policy_documents"] = document_titles(app.config["CORPUS_DIR"])
 
-    from webapp import api, errors, views
+    from webapp import api, errors, export, views
 
     app.register_blueprint(views.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(export.bp)
     errors.register(app)
     app.after_request(add_security_headers)
     return app

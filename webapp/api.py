@@ -1,11 +1,17 @@
-"""The JSON API: the page's search as data, and a health check."""
+"""The JSON API: the page's search as data, suggestions, an item with its related items."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify, request, url_for
+from html import escape
+
+from flask import Blueprint, Response, abort, jsonify, request, url_for
 from werkzeug.datastructures import MultiDict
 
-from indexer.search import MAX_PER_PAGE, SearchResult, UnknownFilter
+from indexer.query import MAX_QUERY_CHARS
+from indexer.related import related_items
+from indexer.schema import FACETS
+from indexer.search import MAX_PER_PAGE, Hit, SearchResult, UnknownFilter
+from indexer.suggest import suggest as suggestions_for
 from webapp import get_index
 from webapp.facets import PARAMS
 
@@ -85,18 +91,53 @@ def as_json(result: SearchResult) -> dict:
         "total": result.total,
         "page": result.page,
         "per_page": result.per_page,
-        "hits": [
-            {
-                **{name: getattr(hit, name) for name in HIT_FIELDS},
-                "url": url_for("views.item", item_id=hit.id),
-            }
-            for hit in result.hits
-        ],
+        "hits": [hit_json(hit) for hit in result.hits],
         "facets": {
             name: [{"value": f.value, "count": f.count} for f in values]
             for name, values in result.facets.items()
         },
     }
+
+
+def hit_json(hit: Hit) -> dict:
+    """Return a hit as the API writes it: its fields and the URL of its page."""
+    return {
+        **{name: getattr(hit, name) for name in HIT_FIELDS},
+        "url": url_for("views.item", item_id=hit.id),
+    }
+
+
+@bp.get("/api/suggest")
+def suggest() -> Response:
+    """Complete what is typed into the search box: indexed words with the items each finds.
+
+    Filters (`dept`, `category`, `column`) count the items as the search under them would;
+    anything unusable in `q` gives no suggestions rather than an error.
+    """
+    query = request.args.get("q", "")[:MAX_QUERY_CHARS]
+    filters = {name: tuple(request.args.getlist(PARAMS[name])) for name in FACETS}
+    found = suggestions_for(get_index(), query, filters)
+    return jsonify(
+        query=query,
+        suggestions=[{"text": s.text, "count": s.count} for s in found],
+    )
+
+
+@bp.get("/api/item/<item_id>")
+def item(item_id: str) -> Response:
+    """Answer one item and the items most like it, other departments first."""
+    index = get_index()
+    stored = index.get(item_id)
+    related = related_items(index, item_id)
+    if stored is None or related is None:
+        abort(404, description=f"no item {item_id!r}")
+    hit = Hit(
+        **{name: stored[name] for name in HIT_FIELDS if name in stored},
+        highlight=escape(stored["text"]),
+        score=None,
+        document=stored["document"],
+    )
+    return jsonify(item=hit_json(hit), related=[hit_json(h) for h in related])
 
 
 @bp.get("/healthz")

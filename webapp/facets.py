@@ -74,6 +74,14 @@ class SearchState:
         values = tuple(v for v in values if v != value) if value in values else (*values, value)
         return replace(self, filters={**self.filters, name: values}, page=1)
 
+    def with_filters(self, **values: tuple[str, ...]) -> SearchState:
+        """Return the state with the named facets set to exactly `values`, back on page 1.
+
+        >>> SearchState("防災").with_filters(department=("危機管理部",)).pairs()
+        [('q', '防災'), ('dept', '危機管理部')]
+        """
+        return replace(self, filters={**self.filters, **values}, page=1)
+
     def without_filters(self) -> SearchState:
         return replace(self, filters={}, page=1)
 

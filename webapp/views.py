@@ -1,13 +1,18 @@
-"""The pages: search with facets, and one item with its neighbours."""
+"""The pages: search with facets and charts, one item with its neighbours, one department."""
 
 from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, render_template, request, url_for
 
+from indexer.crosstab import department_by_category
 from indexer.query import MAX_QUERY_CHARS
+from indexer.related import related_items
 from indexer.schema import FACETS
 from indexer.search import PolicyIndex, SearchResult
+from indexer.spelling import did_you_mean
 from webapp import get_index
+from webapp.charts import department_bars, department_matrix
+from webapp.department import department_tables
 from webapp.facets import (
     LABELS,
     SearchState,
@@ -58,7 +63,7 @@ def run_search(index: PolicyIndex, state: SearchState) -> SearchResult:
 
 
 def search() -> str:
-    """Show the search box, the ranked hits, the facets and the pages."""
+    """Show the search box, the ranked hits, the facets, the charts and the pages."""
     index = get_index()
     base = url_for("views.search")
     requested = SearchState.from_pairs(request.args.items(multi=True))
@@ -79,6 +84,17 @@ def search() -> str:
     unfiltered = None
     if not result.total and state.has_filters:
         unfiltered = index.search(state.query, per_page=1).total
+    corrections = []
+    if not result.total and state.query:
+        corrections = [
+            (c, SearchState(c.query, state.filters if c.keeps_filters else {}).url(base))
+            for c in did_you_mean(index, state.query, state.filters)
+        ]
+    matrix = None
+    if result.total:
+        crosstab = department_by_category(index, state.query, state.selected("column"))
+        matrix = department_matrix(crosstab, state, base)
+    everything = SearchState(state.query, state.filters)
     return render_template(
         "search.html",
         state=state,
@@ -91,6 +107,11 @@ def search() -> str:
         notices=notices,
         unfiltered=unfiltered,
         several_words=len(state.query.split()) > 1,
+        corrections=corrections,
+        bars=department_bars(result, state, base),
+        matrix=matrix,
+        export_csv=everything.url(url_for("export.csv_export")),
+        export_json=everything.url(url_for("export.json_export")),
     )
 
 
@@ -118,6 +139,10 @@ def item(item_id: str) -> str:
     same_group = SearchState(
         filters={"department": (stored["department"],), "category": (stored["category"],)}
     )
+    related = [
+        (hit, url_for("views.item", item_id=hit.id, back=back))
+        for hit in related_items(index, item_id) or []
+    ]
     return render_template(
         "item.html",
         item=stored,
@@ -129,4 +154,29 @@ def item(item_id: str) -> str:
         back_url=back_state.url(base),
         has_back=back is not None,
         group_url=same_group.url(base),
+        related=related,
+    )
+
+
+@bp.get("/dept/<name>")
+def department(name: str) -> str:
+    """Show a department's items as the document's table, with a search box scoped to it."""
+    index = get_index()
+    departments = index.facet_values("department")
+    if name not in departments:
+        abort(404)
+    items = index.items(department=name)
+    for entry in items:
+        entry["url"] = url_for("views.item", item_id=entry["id"])
+    at = departments.index(name)
+    return render_template(
+        "department.html",
+        name=name,
+        tables=department_tables(items),
+        documents=current_app.extensions["policy_documents"],
+        total=len(items),
+        search_url=SearchState(filters={"department": (name,)}).url(url_for("views.search")),
+        previous=departments[at - 1] if at > 0 else None,
+        next=departments[at + 1] if at + 1 < len(departments) else None,
+        departments=departments,
     )

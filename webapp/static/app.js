@@ -1,5 +1,5 @@
-// Optional enhancement: on narrow screens, fold the facet groups that have nothing selected so
-// that the hits come first. Without JavaScript every group simply stays open.
+// Optional enhancement: on narrow screens, fold the facet groups that have nothing selected and
+// the charts, so that the hits come first. Without JavaScript every group simply stays open.
 (function () {
   "use strict";
   if (!window.matchMedia || !window.matchMedia("(max-width: 52em)").matches) {
@@ -9,5 +9,8 @@
     if (!group.querySelector(".is-selected")) {
       group.removeAttribute("open");
     }
+  });
+  document.querySelectorAll("details[data-fold-on-phone][open]").forEach(function (group) {
+    group.removeAttribute("open");
   });
 })();
