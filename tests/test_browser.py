@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import os
 import re
-import socket
-import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from bench.serving import production_server
 
 pytestmark = pytest.mark.browser
 
@@ -48,48 +45,14 @@ def require_browser() -> None:
         pytest.skip(missing)
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def wait_until_healthy(url: str, server: subprocess.Popen, log: Path, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            pytest.fail(f"the server exited with {server.returncode}:\n{log.read_text()}")
-        try:
-            with urllib.request.urlopen(f"{url}/healthz", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
-        time.sleep(0.2)
-    pytest.fail(f"the server did not answer /healthz in {timeout} s:\n{log.read_text()}")
-
-
 @pytest.fixture(scope="module")
 def server(seed_index_dir, tmp_path_factory) -> Iterator[str]:
     """Run `python -m webapp` on a free port over the seed index; stop it afterwards."""
     require_browser()
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
     log = tmp_path_factory.mktemp("server") / "server.log"
-    command = [sys.executable, "-m", "webapp", "--port", str(port), "--index", str(seed_index_dir)]
-    with open(log, "wb") as out:
-        process = subprocess.Popen(command, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        wait_until_healthy(url, process, log)
+    with production_server(seed_index_dir, log) as (url, _):
         yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-    assert f"127.0.0.1:{port}" in log.read_text(), "the server should print its URL"
+    assert f"{url}/" in log.read_text(), "the server should print its URL"
 
 
 @pytest.fixture(scope="module")
@@ -115,8 +78,15 @@ def open_page(browser, errors: list[str], viewport: dict, javascript: bool = Tru
     page = context.new_page()
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: errors.append(str(e)))
-    page.on("requestfailed", lambda r: errors.append(f"failed: {r.url}"))
+    page.on("requestfailed", lambda r: failed_request(r, errors))
     return context, page
+
+
+def failed_request(request, errors: list[str]) -> None:
+    """Count a failed request as an error, but not a suggestion fetch cut short by navigation."""
+    aborted = request.resource_type == "fetch" and "ERR_ABORTED" in (request.failure or "")
+    if not aborted:
+        errors.append(f"failed: {request.url} ({request.failure})")
 
 
 def shown_count(page) -> int:
