@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: serve test lint browser groonga
+.PHONY: serve test lint browser groonga performance
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,3 +33,9 @@ browser:
 groonga:
 	@command -v groonga >/dev/null || { $(SUDO) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq groonga-bin; }
+
+# The performance benchmark of docs/performance.md: 1×, 10×, 100× and 1000× the seed, beside
+# Groonga (about half an hour on 2 cores; SIZES=1,10 for a quick look).
+SIZES ?= 1,10,100,1000
+performance: $(VENV)/.installed groonga
+	$(BIN)/python -m bench.performance --sizes $(SIZES)

@@ -7,10 +7,12 @@ from dataclasses import dataclass
 from functools import lru_cache
 from html import escape
 
-from indexer.analysis import japanese_analyzer, sudachi_units
+from indexer.analysis import japanese_analyzer
 from indexer.query import Word
 
-_analyzer = japanese_analyzer()
+# The analyzer's tokenizer and its filters, run by hand so that one Sudachi pass gives both the
+# indexed terms and every short unit the filters drop (exact phrases need the particles).
+_tokenizer, *_filters = japanese_analyzer().items
 ANALYSIS_CACHE_SIZE = 8192
 
 
@@ -28,19 +30,30 @@ class AnalysedText:
 def analyse_text(text: str) -> AnalysedText:
     """Analyse an item's text for highlighting; the last few thousand texts are kept."""
     fine: dict[int, tuple[str, int, int]] = {}
-    coarse, readings = [], []
-    for token in _analyzer(text, positions=True, chars=True):
+    coarse, readings, exact = [], [], []
+
+    def every_unit(tokens: Iterable) -> Iterable:
+        for token in tokens:
+            if token.fine and token.part_of_speech != "空白":
+                exact.append((token.text.lower(), token.startchar, token.endchar))
+            yield token
+
+    tokens = every_unit(_tokenizer(text, positions=True, chars=True))
+    for step in _filters:
+        tokens = step(tokens)
+    for token in tokens:
         readings.append((token.reading, token.startchar, token.endchar))
         if token.fine:
             fine.setdefault(token.pos, (token.text, token.startchar, token.endchar))
         else:
             coarse.append((token.text, token.startchar, token.endchar))
-    exact = [
-        (u.text.lower(), u.start, u.end)
-        for u in sudachi_units(text)
-        if u.fine and u.part_of_speech != "空白"
-    ]
     return AnalysedText(fine, coarse, readings, exact)
+
+
+def clear_caches() -> None:
+    """Forget every analysed text and highlight, as a freshly started process has."""
+    analyse_text.cache_clear()
+    _highlight.cache_clear()
 
 
 def match_spans(text: str, words: Iterable[Word]) -> list[tuple[int, int]]:
@@ -112,6 +125,12 @@ def highlight(text: str, words: Iterable[Word]) -> str:
     >>> highlight("<b>防災</b>訓練", [Word(("防災",), frozenset())])
     '&lt;b&gt;<mark>防災</mark>&lt;/b&gt;訓練'
     """
+    return _highlight(text, tuple(words))
+
+
+@lru_cache(maxsize=ANALYSIS_CACHE_SIZE)
+def _highlight(text: str, words: tuple[Word, ...]) -> str:
+    """Highlight, remembering the last few thousand (text, query words) pairs."""
     parts, last = [], 0
     for start, end in match_spans(text, words):
         parts += [escape(text[last:start]), "<mark>", escape(text[start:end]), "</mark>"]

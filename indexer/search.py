@@ -8,23 +8,30 @@ columns in memory, and reopens them when a rebuild has swapped a new index in.
 from __future__ import annotations
 
 import gc
+import heapq
 import json
 import math
 import os
 import threading
 import warnings
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache, partial
 from pathlib import Path
 
 from whoosh import index as whoosh_index
+from whoosh.query import And, AndNot, Or, Phrase, Query, Require, Term
 from whoosh.searching import Searcher
 
 from indexer.highlight import exact_spans, highlight
-from indexer.query import Word, clean_query, parse_query, synonym_map, to_whoosh
-from indexer.schema import FACETS
+from indexer.query import ParsedQuery, Word, clean_query, parse_query, synonym_map, to_whoosh
+from indexer.schema import EXACT_FIELD, FACETS
 from indexer.synonyms import SYNONYMS_FILE
 
 MAX_PER_PAGE = 100
+PARSED_CACHE_SIZE = 1024
+STORED_CACHE_SIZE = 4096
 
 
 class IndexUnavailable(Exception):
@@ -86,6 +93,31 @@ class _Snapshot:
     values: dict[str, list[str]]  # every facet's values, in document order
     by_id: dict[str, int]
     synonyms: dict[str, list[Word]]
+    in_order: list[int] = field(default_factory=list)  # every docnum, in document order
+    totals: dict[str, Counter] = field(default_factory=dict)  # facet counts over every item
+    link: str | None = None  # what the index link said when it was opened
+
+    def __post_init__(self) -> None:
+        # Queries come back (the page, then the next page, then a facet): analyse each once, and
+        # keep the stored fields of the items last shown. Both live and die with the snapshot.
+        analyse = partial(_analyse, synonyms=self.synonyms)
+        self.analyse: Callable[[str], tuple[ParsedQuery, Query]] = lru_cache(
+            maxsize=PARSED_CACHE_SIZE
+        )(analyse)
+        self.stored = lru_cache(maxsize=STORED_CACHE_SIZE)(self.searcher.stored_fields)
+
+
+def _analyse(query: str, synonyms: dict[str, list[Word]]) -> tuple[ParsedQuery, Query]:
+    parsed = parse_query(query, synonyms)
+    return parsed, to_whoosh(parsed)
+
+
+def _read_link(path: Path) -> str | None:
+    """Return where the symbolic link `path` points, or None if it is no link."""
+    try:
+        return os.readlink(path)
+    except OSError:
+        return None
 
 
 def _read_synonyms(index_dir: str) -> dict[str, list[Word]]:
@@ -93,9 +125,50 @@ def _read_synonyms(index_dir: str) -> dict[str, list[Word]]:
     return synonym_map(json.loads(path.read_text(encoding="utf-8"))) if path.exists() else {}
 
 
+def _read_column(reader, name: str) -> list:
+    """Read a column into a list that holds one object per distinct value."""
+    shared: dict = {}  # 50,000 items name 32 departments: not 50,000 strings
+    return [shared.setdefault(value, value) for value in reader.column_reader(name)]
+
+
+def _read_ids(reader) -> list[str]:
+    """Read every item's id, from its column (or the stored fields of an older index)."""
+    if reader.has_column("id"):
+        return _read_column(reader, "id")
+    return [reader.stored_fields(d)["id"] for d in range(reader.doc_count_all())]
+
+
+def _filtered(snapshot: _Snapshot, docnums: list[int], filters: dict) -> list[int]:
+    """Keep the docnums whose facet values are among the selected ones, facet by facet."""
+    for name, values in filters.items():
+        if values:
+            column, wanted = snapshot.columns[name], frozenset(values)
+            docnums = [d for d in docnums if column[d] in wanted]
+    return docnums
+
+
+def _exact_query(clauses: list[tuple[Word, ...]]) -> Query | None:
+    """Match the items where the quoted phrases stand exactly, particles included.
+
+    A clause that also offers a plain word (``"…" OR word``) needs no exact match.
+    """
+    needed = [
+        Or([_exact_phrase(word.exact) for word in clause if word.exact])
+        for clause in clauses
+        if all(word.exact for word in clause)
+    ]
+    return And(needed) if needed else None
+
+
+def _exact_phrase(units: tuple[str, ...]) -> Query:
+    if len(units) == 1:
+        return Term(EXACT_FIELD, units[0])
+    return Phrase(EXACT_FIELD, list(units))
+
+
 def _has_exact(snapshot: _Snapshot, docnum: int, clauses: list) -> bool:
-    """Check a quoted phrase stands in the item exactly, particles included."""
-    text = snapshot.searcher.stored_fields(docnum)["text"]
+    """Check a quoted phrase stands in the item exactly (an index without the exact field)."""
+    text = snapshot.stored(docnum)["text"]
     return all(
         any(not word.exact or exact_spans(text, word.exact) for word in clause)
         for clause in clauses
@@ -111,6 +184,7 @@ class PolicyIndex:
         self._snapshot = self._open()
 
     def _open(self) -> _Snapshot:
+        link = _read_link(self.index_dir)
         target = os.path.realpath(self.index_dir)
         if not whoosh_index.exists_in(target):
             raise IndexUnavailable(
@@ -123,8 +197,8 @@ class PolicyIndex:
             try:
                 searcher = whoosh_index.open_dir(target).searcher()
                 reader = searcher.reader()
-                columns = {name: list(reader.column_reader(name)) for name in (*FACETS, "order")}
-                ids = [reader.stored_fields(d)["id"] for d in range(reader.doc_count_all())]
+                columns = {name: _read_column(reader, name) for name in (*FACETS, "order")}
+                ids = _read_ids(reader)
             except Exception as error:  # a damaged index can fail in many ways inside Whoosh
                 problem = f"{error.__class__.__name__}: {error}"
             if problem:
@@ -137,11 +211,17 @@ class PolicyIndex:
         in_order = sorted(range(len(ids)), key=columns["order"].__getitem__)
         values = {name: list(dict.fromkeys(columns[name][d] for d in in_order)) for name in FACETS}
         by_id = {item_id: docnum for docnum, item_id in enumerate(ids)}
-        return _Snapshot(target, searcher, columns, values, by_id, _read_synonyms(target))
+        totals = {name: Counter(columns[name]) for name in FACETS}
+        return _Snapshot(
+            target, searcher, columns, values, by_id, _read_synonyms(target), in_order, totals, link
+        )
 
     def current(self) -> _Snapshot:
         """Return the open snapshot, reopening it first if a rebuild swapped in a new index."""
         snapshot = self._snapshot
+        # Every request asks: one readlink, rather than realpath's lstat of every component.
+        if snapshot.link is not None and _read_link(self.index_dir) == snapshot.link:
+            return snapshot
         if os.path.realpath(self.index_dir) != snapshot.target:
             with self._lock:
                 if os.path.realpath(self.index_dir) != self._snapshot.target:
@@ -161,17 +241,15 @@ class PolicyIndex:
         """Return the stored fields of one item, or None."""
         snapshot = self.current()
         docnum = snapshot.by_id.get(item_id)
-        return None if docnum is None else dict(snapshot.searcher.stored_fields(docnum))
+        return None if docnum is None else dict(snapshot.stored(docnum))
 
     def items(self, **filters: str) -> list[dict]:
         """Return the items whose facet fields equal `filters`, in document order."""
         snapshot = self.current()
-        docnums = [
-            d
-            for d in range(len(snapshot.by_id))
-            if all(snapshot.columns[name][d] == value for name, value in filters.items())
-        ]
-        docnums.sort(key=snapshot.columns["order"].__getitem__)
+        docnums = snapshot.in_order
+        for name, value in filters.items():
+            column = snapshot.columns[name]
+            docnums = [d for d in docnums if column[d] == value]
         return [dict(snapshot.searcher.stored_fields(d)) for d in docnums]
 
     def search(
@@ -200,54 +278,82 @@ class PolicyIndex:
                 raise UnknownFilter(name, unknown)
         page, per_page = max(1, int(page)), min(max(1, int(per_page)), MAX_PER_PAGE)
 
-        ranked, words = self._rank(snapshot, query)
-        facets = {name: self._facet(snapshot, name, ranked, filters) for name in FACETS}
-        kept = [(d, s) for d, s in ranked if self._passes(snapshot, d, filters)]
+        ranked, scores, words = self._rank(snapshot, query, filters)
+        facets = {name: self._facet(snapshot, name, ranked, filters, scores) for name in FACETS}
+        kept = _filtered(snapshot, ranked, filters)
         first = (page - 1) * per_page
+        if scores is None:
+            shown = kept[first : first + per_page]
+        else:
+            # Only the pages up to this one need sorting: best first, ties in document order.
+            order = snapshot.columns["order"]
+            best = heapq.nsmallest(first + per_page, kept, key=lambda d: (-scores[d], order[d]))
+            shown = best[first:]
         hits = [
-            self._hit(snapshot, docnum, score, words)
-            for docnum, score in kept[first : first + per_page]
+            self._hit(snapshot, docnum, None if scores is None else scores[docnum], words)
+            for docnum in shown
         ]
         return SearchResult(query, len(kept), page, per_page, hits, facets, filters)
 
-    def _rank(self, snapshot: _Snapshot, query: str) -> tuple[list[tuple[int, float | None]], list]:
-        """Return (docnum, score) for every match, best first, ties in document order."""
-        order = snapshot.columns["order"]
+    def _rank(
+        self, snapshot: _Snapshot, query: str, filters: dict
+    ) -> tuple[list[int], dict[int, float] | None, list[Word]]:
+        """Return every match (in document order when unscored), the scores and the words.
+
+        Every match counts for the facets, but only those within the filters are ranked, so
+        only those are scored when a filter is set.
+        """
         if not clean_query(query).strip():
-            docnums = sorted(range(len(order)), key=order.__getitem__)
-            return [(d, None) for d in docnums], []
-        parsed = parse_query(query, snapshot.synonyms)
+            return snapshot.in_order, None, []
+        parsed, whoosh_query = snapshot.analyse(query)
         if parsed.is_empty:
-            return [], []
-        results = snapshot.searcher.search(to_whoosh(parsed), limit=None)
-        scored = [(hit.docnum, hit.score) for hit in results]
+            return [], {}, []
+        searcher, mask = snapshot.searcher, None
+        if isinstance(whoosh_query, AndNot):
+            # Whoosh's AndNot matcher never checks its first match against the exclusions (it
+            # only skips ahead once both sides stand on the same item), so exclude through the
+            # searcher's mask instead: same scores, every excluded item out.
+            whoosh_query, mask = whoosh_query.a, whoosh_query.b
         exact = [clause for clause in parsed.must if any(word.exact for word in clause)]
-        if exact:
-            scored = [pair for pair in scored if _has_exact(snapshot, pair[0], exact)]
-        scored.sort(key=lambda pair: (-pair[1], order[pair[0]]))
-        return scored, parsed.positive_words
+        if exact and EXACT_FIELD not in searcher.schema:  # an index built before the field
+            results = searcher.search(whoosh_query, limit=None, mask=mask)
+            scores = {d: s for s, d in results.top_n if _has_exact(snapshot, d, exact)}
+            return list(scores), scores, parsed.positive_words
+        if exact and (only := _exact_query(exact)) is not None:
+            whoosh_query = Require(whoosh_query, only)  # the matches, with their own scores
+        if not any(filters.values()):
+            results = searcher.search(whoosh_query, limit=None, mask=mask)
+            scores = {docnum: score for score, docnum in results.top_n}
+            return list(scores), scores, parsed.positive_words
+        matches = set(searcher.docs_for_query(whoosh_query))
+        if mask is not None:
+            matches -= set(searcher.docs_for_query(mask))
+        allowed = set(_filtered(snapshot, list(matches), filters))
+        scores = {}
+        if allowed:  # (an empty filter set would let everything through)
+            results = searcher.search(whoosh_query, limit=None, mask=mask, filter=allowed)
+            scores = {docnum: score for score, docnum in results.top_n}
+        return list(matches), scores, parsed.positive_words
 
     @staticmethod
-    def _passes(snapshot: _Snapshot, docnum: int, filters: dict, skip: str = "") -> bool:
-        return all(
-            not values or snapshot.columns[name][docnum] in values
-            for name, values in filters.items()
-            if name != skip
-        )
-
     def _facet(
-        self, snapshot: _Snapshot, name: str, ranked: list, filters: dict
+        snapshot: _Snapshot, name: str, ranked: list[int], filters: dict, scores: dict | None
     ) -> list[FacetValue]:
-        counts = dict.fromkeys(snapshot.values[name], 0)
-        column = snapshot.columns[name]
-        for docnum, _ in ranked:
-            if self._passes(snapshot, docnum, filters, skip=name):
-                counts[column[docnum]] += 1
-        return [FacetValue(value, count, value in filters[name]) for value, count in counts.items()]
+        """Count the matches per value of a facet, under the other facets' filters."""
+        others = {other: values for other, values in filters.items() if other != name}
+        if scores is None and not any(others.values()):
+            counts = snapshot.totals[name]  # every item matches: counted once, when opened
+        else:
+            column = snapshot.columns[name]
+            counts = Counter(map(column.__getitem__, _filtered(snapshot, ranked, others)))
+        return [
+            FacetValue(value, counts.get(value, 0), value in filters[name])
+            for value in snapshot.values[name]
+        ]
 
     @staticmethod
-    def _hit(snapshot: _Snapshot, docnum: int, score: float | None, words: list) -> Hit:
-        stored = snapshot.searcher.stored_fields(docnum)
+    def _hit(snapshot: _Snapshot, docnum: int, score: float | None, words: list[Word]) -> Hit:
+        stored = snapshot.stored(docnum)
         return Hit(
             id=stored["id"],
             fiscal_year=stored["fiscal_year"],

@@ -1,0 +1,72 @@
+"""Profile a piece of work and say where its time goes, by area of the code rather than function.
+
+Time spent in a built-in (``sorted``, ``Counter``'s counting, ``zlib.decompress``) counts for
+the area that called it, except Sudachi's tokenizer and the unpickling of stored fields, which
+are areas of their own.
+"""
+
+from __future__ import annotations
+
+import cProfile
+import pstats
+from collections.abc import Callable
+
+AREAS = (
+    "Sudachi tokenizer (native)",
+    "analysis chain (Python)",
+    "highlight spans and HTML",
+    "query parsing",
+    "stored fields (unpickle)",
+    "Whoosh matching and scoring",
+    "search.py: ranking glue, facets, filters",
+    "other",
+)
+
+
+def area_of(path: str, name: str) -> str | None:
+    """Return the area of one profiled function, or None for a built-in to charge to its caller.
+
+    >>> area_of("/x/site-packages/whoosh/matching/mcore.py", "next")
+    'Whoosh matching and scoring'
+    >>> area_of("~", "<method 'tokenize' of 'sudachipy.tokenizer.Tokenizer' objects>")
+    'Sudachi tokenizer (native)'
+    >>> area_of("~", "<built-in method builtins.sorted>") is None
+    True
+    """
+    if "sudachipy" in name or "sudachipy" in path:
+        return AREAS[0]
+    if "_pickle.loads" in name:
+        return AREAS[4]
+    for fragment, area in (
+        ("indexer/analysis.py", AREAS[1]),
+        ("indexer/highlight.py", AREAS[2]),
+        ("indexer/query.py", AREAS[3]),
+        ("/whoosh/", AREAS[5]),
+        ("indexer/search.py", AREAS[6]),
+    ):
+        if fragment in path:
+            return area
+    return None if path == "~" else AREAS[7]
+
+
+def profile_areas(work: Callable[[], object]) -> dict[str, float]:
+    """Run `work` under cProfile; return the share of its time (0–1) in each area."""
+    profiler = cProfile.Profile()
+    profiler.runcall(work)
+    stats = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
+    seconds = dict.fromkeys(AREAS, 0.0)
+
+    def charge(func: tuple, amount: float, depth: int = 0) -> None:
+        area = area_of(func[0], func[2])
+        callers = stats.get(func, (0, 0, 0, 0, {}))[4]
+        if area is not None or depth > 20 or not callers:
+            seconds[area or AREAS[7]] += amount
+            return
+        total = sum(entry[2] for entry in callers.values()) or 1.0
+        for caller, entry in callers.items():
+            charge(caller, amount * entry[2] / total, depth + 1)
+
+    for func, (_, _, tottime, _, _) in stats.items():
+        charge(func, tottime)
+    whole = sum(seconds.values()) or 1.0
+    return {area: value / whole for area, value in seconds.items()}
