@@ -17,9 +17,8 @@ from whoosh import query as wq
 from whoosh.classify import Expander
 
 from indexer.analysis import japanese_analyzer
-from indexer.highlight import highlight
 from indexer.query import Word
-from indexer.search import Hit
+from indexer.search import Hit, make_hit
 from indexer.vocabulary import CACHED_GENERATIONS
 
 FIELD = "text"
@@ -122,20 +121,4 @@ def related_items(index, item_id: str, limit: int = DEFAULT_LIMIT) -> list[Hit] 
             rest.append((fields, score))
     common = common_terms(snapshot)
     words = [Word((term,), frozenset({term})) for term, _ in terms if term not in common]
-    return [_hit(fields, score, words) for fields, score in (chosen + rest)[:limit]]
-
-
-def _hit(fields: dict, score: float, words: list[Word]) -> Hit:
-    return Hit(
-        id=fields["id"],
-        fiscal_year=fields["fiscal_year"],
-        department_no=fields["department_no"],
-        department=fields["department"],
-        category=fields["category"],
-        column=fields["column"],
-        position=fields["position"],
-        text=fields["text"],
-        highlight=highlight(fields["text"], words),
-        score=round(score, 4),
-        document=fields["document"],
-    )
+    return [make_hit(fields, score, words) for fields, score in (chosen + rest)[:limit]]

@@ -61,6 +61,29 @@ class Hit:
     document: str = ""
 
 
+# The fields of an item that every answer carries, in the order the API writes them.
+ITEM_FIELDS = (
+    "id",
+    "fiscal_year",
+    "department_no",
+    "department",
+    "category",
+    "column",
+    "position",
+    "text",
+)
+
+
+def make_hit(stored: dict, score: float | None, words: list[Word]) -> Hit:
+    """Return a hit from an item's stored fields, its text highlighted for `words`."""
+    return Hit(
+        **{name: stored[name] for name in ITEM_FIELDS},
+        highlight=highlight(stored["text"], words),
+        score=None if score is None else round(score, 4),
+        document=stored["document"],
+    )
+
+
 @dataclass(frozen=True)
 class FacetValue:
     value: str
@@ -353,17 +376,4 @@ class PolicyIndex:
 
     @staticmethod
     def _hit(snapshot: _Snapshot, docnum: int, score: float | None, words: list[Word]) -> Hit:
-        stored = snapshot.stored(docnum)
-        return Hit(
-            id=stored["id"],
-            fiscal_year=stored["fiscal_year"],
-            department_no=stored["department_no"],
-            department=stored["department"],
-            category=stored["category"],
-            column=stored["column"],
-            position=stored["position"],
-            text=stored["text"],
-            highlight=highlight(stored["text"], words),
-            score=None if score is None else round(score, 4),
-            document=stored["document"],
-        )
+        return make_hit(snapshot.stored(docnum), score, words)

@@ -10,25 +10,14 @@ from werkzeug.datastructures import MultiDict
 from indexer.query import MAX_QUERY_CHARS
 from indexer.related import related_items
 from indexer.schema import FACETS
-from indexer.search import MAX_PER_PAGE, Hit, SearchResult, UnknownFilter
+from indexer.search import ITEM_FIELDS, MAX_PER_PAGE, Hit, SearchResult, UnknownFilter
 from indexer.suggest import suggest as suggestions_for
 from webapp import get_index
 from webapp.facets import PARAMS
 
 bp = Blueprint("api", __name__)
 
-HIT_FIELDS = (
-    "id",
-    "fiscal_year",
-    "department_no",
-    "department",
-    "category",
-    "column",
-    "position",
-    "text",
-    "highlight",
-    "score",
-)
+HIT_FIELDS = (*ITEM_FIELDS, "highlight", "score")
 
 
 class BadParameter(ValueError):

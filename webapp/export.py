@@ -18,24 +18,13 @@ from flask import Blueprint, Response, request, url_for
 
 from indexer.results import AllHits, all_hits
 from indexer.schema import FACETS
-from indexer.search import Hit
+from indexer.search import ITEM_FIELDS, Hit
 from webapp import get_index
 from webapp.facets import PARAMS, SearchState
 
 bp = Blueprint("export", __name__)
 
-EXPORT_FIELDS = (
-    "id",
-    "fiscal_year",
-    "department_no",
-    "department",
-    "category",
-    "column",
-    "position",
-    "text",
-    "score",
-    "url",
-)
+EXPORT_FIELDS = (*ITEM_FIELDS, "score", "url")
 BOM = "\ufeff"  # Excel reads a CSV as UTF-8 only when it starts with this
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 UNSAFE_IN_NAME = re.compile(r'[\\/:*?"<>|\s\x00-\x1f\x7f]+')
