@@ -17,6 +17,8 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+MAX_PROBLEMS = 5
+
 
 class HttpError(Exception):
     """The server broke the connection or answered something that is not HTTP/1.1."""
@@ -27,6 +29,7 @@ class LoadResult:
     latencies: list[float]  # seconds, one per answered request
     errors: int
     seconds: float
+    problems: tuple[str, ...] = ()  # what the first few errors were
 
     @property
     def requests(self) -> int:
@@ -121,14 +124,15 @@ class Connection:
             self.sock = None
 
 
-def timed_get(connection: Connection, path: str) -> tuple[float, bool]:
-    """Return the seconds one request took and whether it was answered with a 200."""
+def timed_get(connection: Connection, path: str) -> tuple[float, str | None]:
+    """Return the seconds one request took and what went wrong (None for a 200)."""
     started = time.perf_counter()
     try:
         status, _ = connection.get(path)
-    except HttpError:
-        return time.perf_counter() - started, False
-    return time.perf_counter() - started, status == 200
+    except HttpError as error:
+        return time.perf_counter() - started, f"{error} ({path})"
+    problem = None if status == 200 else f"HTTP {status} ({path})"
+    return time.perf_counter() - started, problem
 
 
 def run_load(
@@ -143,7 +147,7 @@ def run_load(
     source = itertools.cycle(list(paths))
     lock = threading.Lock()
     latencies: list[float] = []
-    errors = [0]
+    errors: list[str] = []
     budget = [requests]
     deadline = time.perf_counter() + seconds
 
@@ -156,12 +160,12 @@ def run_load(
                         return
                     budget[0] -= 1
                     path = next(source)
-                elapsed, ok = timed_get(connection, path)
+                elapsed, problem = timed_get(connection, path)
                 with lock:
-                    if ok:
+                    if problem is None:
                         latencies.append(elapsed)
                     else:
-                        errors[0] += 1
+                        errors.append(problem)
         finally:
             connection.close()
 
@@ -171,4 +175,5 @@ def run_load(
         thread.start()
     for thread in threads:
         thread.join()
-    return LoadResult(latencies, errors[0], time.perf_counter() - started)
+    seconds = time.perf_counter() - started
+    return LoadResult(latencies, len(errors), seconds, tuple(errors[:MAX_PROBLEMS]))

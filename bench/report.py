@@ -236,6 +236,10 @@ def markdown_report(report: dict) -> str:
         "",
         profile_table(report),
     ]
+    for size in report["sizes"]:
+        for mode in ("one", "eight"):
+            for name, result in size[mode].items():
+                lines += [f"Error at {size['scale']:g}× ({name}): {p}" for p in result.problems]
     if report.get("groonga_skipped"):
         lines += ["", f"Groonga skipped: {report['groonga_skipped']}."]
     return "\n".join(lines)
@@ -245,6 +249,7 @@ def summary(result: LoadResult) -> dict:
     return {
         "requests": result.requests,
         "errors": result.errors,
+        "problems": list(result.problems),
         "seconds": result.seconds,
         "per_second": result.throughput,
         **{f"p{p}_ms": result.percentile(p) for p in (50, 95, 99)},

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench import groonga
-from bench.loadgen import Connection, LoadResult, median, run_load, timed_get
+from bench.loadgen import MAX_PROBLEMS, Connection, LoadResult, median, run_load, timed_get
 
 ROOT = Path(__file__).resolve().parent.parent
 Target = tuple[int, list[str]]  # port, paths
@@ -40,7 +40,7 @@ def wait_for_200(port: int, path: str, timeout: float, process: subprocess.Popen
             raise RuntimeError(f"the server exited with {process.returncode} before answering")
         connection = Connection("127.0.0.1", port, timeout=5)
         try:
-            if timed_get(connection, path)[1]:
+            if timed_get(connection, path)[1] is None:
                 return
         finally:
             connection.close()
@@ -91,21 +91,26 @@ def interleaved(groups: list[dict[str, Target]], rounds: int) -> dict[str, LoadR
     targets = {name: target for group in groups for name, target in group.items()}
     connections = {port: Connection("127.0.0.1", port) for port, _ in targets.values()}
     latencies: dict[str, list[float]] = {name: [] for name in targets}
-    errors = dict.fromkeys(targets, 0)
+    errors: dict[str, list[str]] = {name: [] for name in targets}
     started = time.perf_counter()
     for _ in range(rounds):
         for group in groups:
             for i in range(max(len(paths) for _, paths in group.values())):
                 for name, (port, paths) in group.items():
-                    elapsed, ok = timed_get(connections[port], paths[i % len(paths)])
-                    if ok:
+                    elapsed, problem = timed_get(connections[port], paths[i % len(paths)])
+                    if problem is None:
                         latencies[name].append(elapsed)
                     else:
-                        errors[name] += 1
+                        errors[name].append(problem)
     seconds = time.perf_counter() - started
     for connection in connections.values():
         connection.close()
-    return {name: LoadResult(latencies[name], errors[name], seconds) for name in targets}
+    return {
+        name: LoadResult(
+            latencies[name], len(errors[name]), seconds, tuple(errors[name][:MAX_PROBLEMS])
+        )
+        for name in targets
+    }
 
 
 def merged(results: list[LoadResult]) -> LoadResult:
@@ -113,6 +118,7 @@ def merged(results: list[LoadResult]) -> LoadResult:
         [t for r in results for t in r.latencies],
         sum(r.errors for r in results),
         sum(r.seconds for r in results),
+        tuple(problem for r in results for problem in r.problems)[:MAX_PROBLEMS],
     )
 
 
