@@ -15,6 +15,7 @@ from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
 import pytest
 from click.testing import CliRunner
+from flask import request, url_for
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -270,6 +271,29 @@ def test_user_input_is_escaped(client):
     # Whatever a hit's text holds, only <mark> comes out unescaped in the highlight.
     for hit in api(client, q="DX", per_page=100)["hits"]:
         assert re.sub(r"</?mark>", "", hit["highlight"]) == html.escape(hit["text"], quote=True)
+
+
+def test_json_escapes_markup_and_keeps_japanese(app, client):
+    response = client.get("/api/search?" + urlencode({"q": "防災 <b>&"}))
+    body = response.get_data()
+    assert b"<" not in body and b">" not in body and b"&" not in body
+    assert '"query":"防災 \\u003cb\\u003e\\u0026"'.encode() in body
+    assert json.loads(body)["query"] == "防災 <b>&"
+    # The standard library's options (Jinja's tojson sorts keys) give the same escapes.
+    assert app.json.dumps({"b": "<&>", "a": "防災"}) == '{"b":"\\u003c\\u0026\\u003e","a":"防災"}'
+    assert app.json.dumps({"b": "<", "a": 1}, sort_keys=True) == '{"a": 1, "b": "\\u003c"}'
+    # orjson stops at 64-bit integers (`page=999…`); the standard library writes those.
+    big = app.json.dumps({"page": 10**30, "q": "<"})
+    assert json.loads(big) == {"page": 10**30, "q": "<"} and "<" not in big
+
+
+@pytest.mark.parametrize("item_id", ["r5-keiei-03-shisaku-hoshin-01", "a b/c?d#e%f", "防災&x=1"])
+@pytest.mark.parametrize("script_root", ["", "/search-app"])
+def test_api_item_urls_are_the_ones_url_for_builds(app, item_id, script_root):
+    with app.test_request_context("/api/search", base_url=f"http://localhost{script_root}/"):
+        url = webapp.api.item_url(item_id, request.script_root)
+        assert url == url_for("views.item", item_id=item_id)
+        assert url.startswith(f"{script_root}/item/")
 
 
 APP_JS = '<script src="/static/app.js" defer>'

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from html import escape
+from urllib.parse import quote
 
-from flask import Blueprint, Response, abort, jsonify, request, url_for
+from flask import Blueprint, Response, abort, jsonify, request
 from werkzeug.datastructures import MultiDict
 
 from indexer.query import MAX_QUERY_CHARS
@@ -18,6 +19,8 @@ from webapp.facets import PARAMS
 bp = Blueprint("api", __name__)
 
 HIT_FIELDS = (*ITEM_FIELDS, "highlight", "score")
+# What may stand unquoted in a path segment (https://url.spec.whatwg.org/#url-path-segment-string)
+PATH_SEGMENT_SAFE = "!$&'()*+,/:;=@"
 
 
 class BadParameter(ValueError):
@@ -75,12 +78,13 @@ def search() -> Response | tuple[Response, int]:
 
 def as_json(result: SearchResult) -> dict:
     """Return a search result as the API's JSON object."""
+    root = request.script_root
     return {
         "query": result.query,
         "total": result.total,
         "page": result.page,
         "per_page": result.per_page,
-        "hits": [hit_json(hit) for hit in result.hits],
+        "hits": [hit_json(hit, root) for hit in result.hits],
         "facets": {
             name: [{"value": f.value, "count": f.count} for f in values]
             for name, values in result.facets.items()
@@ -88,12 +92,18 @@ def as_json(result: SearchResult) -> dict:
     }
 
 
-def hit_json(hit: Hit) -> dict:
-    """Return a hit as the API writes it: its fields and the URL of its page."""
-    return {
-        **{name: getattr(hit, name) for name in HIT_FIELDS},
-        "url": url_for("views.item", item_id=hit.id),
-    }
+def hit_json(hit: Hit, root: str) -> dict:
+    """Return a hit as the API writes it: its fields and the URL of its page under `root`."""
+    return {**{name: getattr(hit, name) for name in HIT_FIELDS}, "url": item_url(hit.id, root)}
+
+
+def item_url(item_id: str, root: str) -> str:
+    """Return the path of an item's page under the app's `root`, as `url_for` does.
+
+    Spelled out because an answer asks for up to 100 of them and `url_for` costs more than
+    writing the whole answer; a test checks the two agree.
+    """
+    return f"{root}/item/{quote(item_id, safe=PATH_SEGMENT_SAFE)}"
 
 
 @bp.get("/api/suggest")
@@ -126,7 +136,8 @@ def item(item_id: str) -> Response:
         score=None,
         document=stored["document"],
     )
-    return jsonify(item=hit_json(hit), related=[hit_json(h) for h in related])
+    root = request.script_root
+    return jsonify(item=hit_json(hit, root), related=[hit_json(h, root) for h in related])
 
 
 @bp.get("/healthz")
