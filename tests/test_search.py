@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from indexer.search import MAX_PER_PAGE, UnknownFilter
+from indexer.search import ITEM_FIELDS, MAX_PER_PAGE, UnknownFilter
 
 
 def counts(result, facet):
@@ -135,3 +135,12 @@ def test_get_and_items_in_document_order(policy_index, seed_items):
     same = policy_index.items(department="危機管理部", category="施策")
     expected = [i.id for i in seed_items if (i.department, i.category) == ("危機管理部", "施策")]
     assert [i["id"] for i in same] == expected and item["id"] in expected
+
+
+def test_hits_carry_the_stored_fields_of_their_items(policy_index):
+    for hit in policy_index.search("防災 OR DX", per_page=MAX_PER_PAGE).hits:
+        stored = policy_index.get(hit.id)
+        assert {name: getattr(hit, name) for name in ITEM_FIELDS} == {
+            name: stored[name] for name in ITEM_FIELDS
+        }
+        assert hit.document == stored["document"] and "<mark>" in hit.highlight
