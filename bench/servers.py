@@ -11,9 +11,6 @@ for a median), starts ``groonga -s --protocol http`` when a database is given, t
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import sys
 import time
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -21,56 +18,9 @@ from pathlib import Path
 
 from bench import groonga
 from bench.loadgen import MAX_PROBLEMS, Connection, LoadResult, median, run_load, timed_get
+from bench.serving import free_port, start_server, stop, wait_for_200
 
-ROOT = Path(__file__).resolve().parent.parent
 Target = tuple[int, list[str]]  # port, paths
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for_200(port: int, path: str, timeout: float, process: subprocess.Popen) -> None:
-    """Ask `path` every 10 ms until it answers 200; fail if the process exits first."""
-    deadline = time.perf_counter() + timeout
-    while time.perf_counter() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the server exited with {process.returncode} before answering")
-        connection = Connection("127.0.0.1", port, timeout=5)
-        try:
-            if timed_get(connection, path)[1] is None:
-                return
-        finally:
-            connection.close()
-        time.sleep(0.01)
-    raise RuntimeError(f"no 200 from 127.0.0.1:{port}{path} within {timeout:.0f} s")
-
-
-def start_server(index_dir: Path, port: int, log_path: Path) -> tuple[subprocess.Popen, float]:
-    """Start `python -m webapp` on loopback; return it and the seconds to its first 200."""
-    command = [sys.executable, "-m", "webapp", "--host", "127.0.0.1", "--port", str(port)]
-    with open(log_path, "a") as log_file:
-        started = time.perf_counter()
-        process = subprocess.Popen(
-            [*command, "--index", str(index_dir)], cwd=ROOT, stdout=log_file, stderr=log_file
-        )
-    try:
-        wait_for_200(port, "/healthz", 600, process)
-    except BaseException:
-        stop(process)
-        raise
-    return process, time.perf_counter() - started
-
-
-def stop(process: subprocess.Popen) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 def peak_rss_mb(pid: int) -> float:
