@@ -42,6 +42,7 @@ def area_of(path: str, name: str) -> str | None:
         ("indexer/highlight.py", AREAS[2]),
         ("indexer/query.py", AREAS[3]),
         ("/whoosh/", AREAS[5]),
+        ("indexer/scoring.py", AREAS[5]),  # our loop over Whoosh's matchers
         ("indexer/search.py", AREAS[6]),
     ):
         if fragment in path:

@@ -11,6 +11,7 @@ from indexer.analysis import SudachiTokenizer, japanese_analyzer, reading_analyz
 
 FACETS = ("department", "category", "column")
 EXACT_FIELD = "exact"
+SCORED_FIELDS = ("text", "reading")  # the exact field only filters (quoted phrases)
 
 # Numbers are read from columns and stored fields, at most looked up by value, never by range:
 # one term per value rather than Whoosh's eight tiers keeps a fifth of the postings out.

@@ -4,7 +4,8 @@ A search needs every match scored (the facets count them all and the page shows 
 what a match costs is what a search costs. Whoosh's collector adds a generator step, two method
 calls and a results tuple per match, and its BM25F reads each match's field length from the
 index's column file. `score_matches` walks the matcher itself and `InMemoryLengthsBM25F` reads
-the lengths from lists: the same scores, bit for bit (tests compare them with `Searcher.search`).
+the lengths of the searched fields from lists: the same scores, bit for bit (tests compare them
+with `Searcher.search`).
 """
 
 from __future__ import annotations
@@ -18,32 +19,29 @@ from whoosh.searching import Searcher
 
 
 class InMemoryLengthsBM25F(BM25F):
-    """Whoosh's BM25F, reading field lengths from lists made the first time a field is scored.
+    """Whoosh's BM25F, reading the lengths of the named fields from lists made up front.
 
-    One weighting belongs to one open searcher: the lists are kept per segment reader.
+    The lists are read for every segment of `reader` when the weighting is made (the index is
+    opened once), so no search pays for them; other fields are scored as Whoosh does.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, reader: IndexReader, fieldnames: tuple[str, ...]) -> None:
         super().__init__()
-        self._lengths: dict[tuple[int, str], list[int]] = {}
+        self._lengths = {
+            (id(leaf), name): [
+                leaf.doc_field_length(docnum, name, 1) for docnum in range(leaf.doc_count_all())
+            ]
+            for leaf, _ in reader.leaf_readers()
+            for name in fieldnames
+        }
 
     def scorer(self, searcher: Searcher, fieldname: str, text: bytes, qf: int = 1):
         scorer = super().scorer(searcher, fieldname, text, qf=qf)
-        if isinstance(scorer, BM25FScorer):
+        lengths = self._lengths.get((id(searcher.reader()), fieldname))
+        if lengths is not None and isinstance(scorer, BM25FScorer):
             # What BM25FScorer.setup reads per match: doc_field_length(docnum, fieldname, 1).
-            scorer.dfl = self._field_lengths(searcher.reader(), fieldname).__getitem__
+            scorer.dfl = lengths.__getitem__
         return scorer
-
-    def _field_lengths(self, reader: IndexReader, fieldname: str) -> list[int]:
-        key = (id(reader), fieldname)
-        lengths = self._lengths.get(key)
-        if lengths is None:  # two threads may both read them: the same list either way
-            lengths = [
-                reader.doc_field_length(docnum, fieldname, 1)
-                for docnum in range(reader.doc_count_all())
-            ]
-            self._lengths[key] = lengths
-        return lengths
 
 
 def score_matches(

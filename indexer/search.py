@@ -27,7 +27,7 @@ from whoosh.searching import Searcher
 
 from indexer.highlight import exact_spans, highlight
 from indexer.query import ParsedQuery, Word, clean_query, parse_query, synonym_map, to_whoosh
-from indexer.schema import EXACT_FIELD, FACETS
+from indexer.schema import EXACT_FIELD, FACETS, SCORED_FIELDS
 from indexer.scoring import InMemoryLengthsBM25F, score_matches
 from indexer.synonyms import SYNONYMS_FILE
 
@@ -225,8 +225,10 @@ class PolicyIndex:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ResourceWarning)
             try:
-                searcher = whoosh_index.open_dir(target).searcher(weighting=InMemoryLengthsBM25F())
-                reader = searcher.reader()
+                ix = whoosh_index.open_dir(target)
+                reader = ix.reader()
+                weighting = InMemoryLengthsBM25F(reader, SCORED_FIELDS)
+                searcher = Searcher(reader, fromindex=ix, weighting=weighting)
                 columns = {name: _read_column(reader, name) for name in (*FACETS, "order")}
                 ids = _read_ids(reader)
             except Exception as error:  # a damaged index can fail in many ways inside Whoosh

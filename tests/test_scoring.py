@@ -9,6 +9,7 @@ from whoosh.query import AndNot, Require
 from bench.performance import QUERIES
 from indexer import build
 from indexer.relevance import load_judgments
+from indexer.schema import SCORED_FIELDS
 from indexer.scoring import InMemoryLengthsBM25F, score_matches
 from indexer.search import PolicyIndex
 from tests.conftest import CORPUS, ROOT
@@ -71,14 +72,12 @@ def test_scores_are_whooshs_own_bit_for_bit(index_dir):
     assert compared > 100
 
 
-def test_field_lengths_are_read_once_per_segment_and_field(seed_index_dir):
-    snapshot = PolicyIndex(seed_index_dir).current()
-    weighting = snapshot.searcher.weighting
-    for text in ("推進", "防災 計画", "ほいく"):
-        score_matches(snapshot.searcher, snapshot.analyse(text)[1])
-    fields = sorted(name for _, name in weighting._lengths)
-    assert fields == ["reading", "text"]
-    reader = snapshot.searcher.reader()
-    lengths = weighting._lengths[(id(reader), "text")]
-    assert len(lengths) == reader.doc_count_all()
-    assert lengths == [reader.doc_field_length(d, "text", 1) for d in range(len(lengths))]
+def test_field_lengths_are_read_up_front_per_segment(index_dir):
+    searcher = PolicyIndex(index_dir).current().searcher
+    lengths = searcher.weighting._lengths
+    leaves = [leaf.reader() for leaf, _ in searcher.leaf_searchers()]
+    assert set(lengths) == {(id(leaf), name) for leaf in leaves for name in SCORED_FIELDS}
+    for leaf in leaves:
+        text = lengths[(id(leaf), "text")]
+        assert len(text) == leaf.doc_count_all()
+        assert text == [leaf.doc_field_length(d, "text", 1) for d in range(len(text))]
