@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-import bench.relevance
-from bench.relevance import ENGINES, main, markdown_table, parse_boolean, run_benchmark
+import bench.engines
+from bench.engines import ENGINES, parse_boolean
+from bench.relevance import main, markdown_table, run_benchmark
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "corpus"
@@ -115,7 +116,7 @@ def test_query_syntax_shared_by_the_translating_peers():
 
 
 def test_docstring_examples():
-    result = doctest.testmod(bench.relevance)
+    result = doctest.testmod(bench.engines)
     assert result.attempted > 0 and result.failed == 0
 
 
