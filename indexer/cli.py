@@ -12,7 +12,8 @@ import click
 
 from indexer.build import BuildError, build_index
 from indexer.corpus import CorpusError, load_corpus
-from indexer.search import IndexUnavailable, PolicyIndex, UnknownFilter
+from indexer.search import PolicyIndex, UnknownFilter
+from indexer.snapshot import IndexUnavailable
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CORPUS = ROOT / "corpus"

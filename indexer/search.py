@@ -7,37 +7,24 @@ columns in memory, and reopens them when a rebuild has swapped a new index in.
 
 from __future__ import annotations
 
-import gc
 import heapq
-import json
 import math
 import os
 import threading
-import warnings
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import lru_cache, partial
 from operator import itemgetter
 from pathlib import Path
 
-from whoosh import index as whoosh_index
 from whoosh.query import And, AndNot, Or, Phrase, Query, Require, Term
-from whoosh.searching import Searcher
 
 from indexer.highlight import exact_spans, highlight
-from indexer.query import ParsedQuery, Word, clean_query, parse_query, synonym_map, to_whoosh
-from indexer.schema import EXACT_FIELD, FACETS, SCORED_FIELDS
-from indexer.scoring import InMemoryLengthsBM25F, score_matches
-from indexer.synonyms import SYNONYMS_FILE
+from indexer.query import Word, clean_query
+from indexer.schema import EXACT_FIELD, FACETS
+from indexer.scoring import score_matches
+from indexer.snapshot import Snapshot, open_snapshot, read_link
 
 MAX_PER_PAGE = 100
-PARSED_CACHE_SIZE = 1024
-STORED_CACHE_SIZE = 4096
-
-
-class IndexUnavailable(Exception):
-    """There is no usable index at the given path; the message says how to make one."""
 
 
 class UnknownFilter(ValueError):
@@ -113,62 +100,7 @@ class SearchResult:
         return max(1, math.ceil(self.total / self.per_page))
 
 
-@dataclass
-class _Snapshot:
-    """A searcher and the columns read from it, replaced whole when the index changes."""
-
-    target: str
-    searcher: Searcher
-    columns: dict[str, list]
-    values: dict[str, list[str]]  # every facet's values, in document order
-    by_id: dict[str, int]
-    synonyms: dict[str, list[Word]]
-    in_order: list[int] = field(default_factory=list)  # every docnum, in document order
-    totals: dict[str, Counter] = field(default_factory=dict)  # facet counts over every item
-    link: str | None = None  # what the index link said when it was opened
-
-    def __post_init__(self) -> None:
-        # Queries come back (the page, then the next page, then a facet): analyse each once, and
-        # keep the stored fields of the items last shown. Both live and die with the snapshot.
-        analyse = partial(_analyse, synonyms=self.synonyms)
-        self.analyse: Callable[[str], tuple[ParsedQuery, Query]] = lru_cache(
-            maxsize=PARSED_CACHE_SIZE
-        )(analyse)
-        self.stored = lru_cache(maxsize=STORED_CACHE_SIZE)(self.searcher.stored_fields)
-
-
-def _analyse(query: str, synonyms: dict[str, list[Word]]) -> tuple[ParsedQuery, Query]:
-    parsed = parse_query(query, synonyms)
-    return parsed, to_whoosh(parsed)
-
-
-def _read_link(path: Path) -> str | None:
-    """Return where the symbolic link `path` points, or None if it is no link."""
-    try:
-        return os.readlink(path)
-    except OSError:
-        return None
-
-
-def _read_synonyms(index_dir: str) -> dict[str, list[Word]]:
-    path = Path(index_dir) / SYNONYMS_FILE
-    return synonym_map(json.loads(path.read_text(encoding="utf-8"))) if path.exists() else {}
-
-
-def _read_column(reader, name: str) -> list:
-    """Read a column into a list that holds one object per distinct value."""
-    shared: dict = {}  # 50,000 items name 32 departments: not 50,000 strings
-    return [shared.setdefault(value, value) for value in reader.column_reader(name)]
-
-
-def _read_ids(reader) -> list[str]:
-    """Read every item's id, from its column (or the stored fields of an older index)."""
-    if reader.has_column("id"):
-        return _read_column(reader, "id")
-    return [reader.stored_fields(d)["id"] for d in range(reader.doc_count_all())]
-
-
-def _filtered(snapshot: _Snapshot, docnums: list[int], filters: dict) -> list[int]:
+def _filtered(snapshot: Snapshot, docnums: list[int], filters: dict) -> list[int]:
     """Keep the docnums whose facet values are among the selected ones, facet by facet."""
     for name, values in filters.items():
         if values:
@@ -196,7 +128,7 @@ def _exact_phrase(units: tuple[str, ...]) -> Query:
     return Phrase(EXACT_FIELD, list(units))
 
 
-def _has_exact(snapshot: _Snapshot, docnum: int, clauses: list) -> bool:
+def _has_exact(snapshot: Snapshot, docnum: int, clauses: list) -> bool:
     """Check a quoted phrase stands in the item exactly (an index without the exact field)."""
     text = snapshot.stored(docnum)["text"]
     return all(
@@ -211,53 +143,18 @@ class PolicyIndex:
     def __init__(self, index_dir: Path | str):
         self.index_dir = Path(index_dir)
         self._lock = threading.Lock()
-        self._snapshot = self._open()
+        self._snapshot = open_snapshot(self.index_dir)
 
-    def _open(self) -> _Snapshot:
-        link = _read_link(self.index_dir)
-        target = os.path.realpath(self.index_dir)
-        if not whoosh_index.exists_in(target):
-            raise IndexUnavailable(
-                f"no index at {self.index_dir}: build it with `python -m indexer build`"
-            )
-        problem = None
-        # Whoosh leaves a file open when it fails to read a segment; close it quietly.
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ResourceWarning)
-            try:
-                ix = whoosh_index.open_dir(target)
-                reader = ix.reader()
-                weighting = InMemoryLengthsBM25F(reader, SCORED_FIELDS)
-                searcher = Searcher(reader, fromindex=ix, weighting=weighting)
-                columns = {name: _read_column(reader, name) for name in (*FACETS, "order")}
-                ids = _read_ids(reader)
-            except Exception as error:  # a damaged index can fail in many ways inside Whoosh
-                problem = f"{error.__class__.__name__}: {error}"
-            if problem:
-                gc.collect()
-        if problem:
-            raise IndexUnavailable(
-                f"the index at {self.index_dir} cannot be read ({problem}); "
-                "rebuild it with `python -m indexer build`"
-            )
-        in_order = sorted(range(len(ids)), key=columns["order"].__getitem__)
-        values = {name: list(dict.fromkeys(columns[name][d] for d in in_order)) for name in FACETS}
-        by_id = {item_id: docnum for docnum, item_id in enumerate(ids)}
-        totals = {name: Counter(columns[name]) for name in FACETS}
-        return _Snapshot(
-            target, searcher, columns, values, by_id, _read_synonyms(target), in_order, totals, link
-        )
-
-    def current(self) -> _Snapshot:
+    def current(self) -> Snapshot:
         """Return the open snapshot, reopening it first if a rebuild swapped in a new index."""
         snapshot = self._snapshot
         # Every request asks: one readlink, rather than realpath's lstat of every component.
-        if snapshot.link is not None and _read_link(self.index_dir) == snapshot.link:
+        if snapshot.link is not None and read_link(self.index_dir) == snapshot.link:
             return snapshot
         if os.path.realpath(self.index_dir) != snapshot.target:
             with self._lock:
                 if os.path.realpath(self.index_dir) != self._snapshot.target:
-                    self._snapshot = self._open()
+                    self._snapshot = open_snapshot(self.index_dir)
                 snapshot = self._snapshot
         return snapshot
 
@@ -328,7 +225,7 @@ class PolicyIndex:
         return SearchResult(query, len(kept), page, per_page, hits, facets, filters)
 
     def _rank(
-        self, snapshot: _Snapshot, query: str, filters: dict
+        self, snapshot: Snapshot, query: str, filters: dict
     ) -> tuple[list[int], dict[int, float] | None, list[Word]]:
         """Return every match (in document order when unscored), the scores and the words.
 
@@ -363,7 +260,7 @@ class PolicyIndex:
 
     @staticmethod
     def _facet(
-        snapshot: _Snapshot, name: str, ranked: list[int], filters: dict, scores: dict | None
+        snapshot: Snapshot, name: str, ranked: list[int], filters: dict, scores: dict | None
     ) -> list[FacetValue]:
         """Count the matches per value of a facet, under the other facets' filters."""
         others = {other: values for other, values in filters.items() if other != name}
@@ -378,5 +275,5 @@ class PolicyIndex:
         ]
 
     @staticmethod
-    def _hit(snapshot: _Snapshot, docnum: int, score: float | None, words: list[Word]) -> Hit:
+    def _hit(snapshot: Snapshot, docnum: int, score: float | None, words: list[Word]) -> Hit:
         return make_hit(snapshot.stored(docnum), score, words)

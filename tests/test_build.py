@@ -15,7 +15,8 @@ from whoosh import index as whoosh_index
 
 from indexer.build import BuildError, build_index, build_lock
 from indexer.corpus import CorpusError
-from indexer.search import IndexUnavailable, PolicyIndex
+from indexer.search import PolicyIndex
+from indexer.snapshot import IndexUnavailable
 from tests.conftest import CORPUS, FIXTURES, ROOT
 
 

@@ -11,7 +11,8 @@ from flask.json.provider import DefaultJSONProvider
 
 from indexer.build import build_index
 from indexer.corpus import CorpusError, read_manifest
-from indexer.search import IndexUnavailable, PolicyIndex
+from indexer.search import PolicyIndex
+from indexer.snapshot import IndexUnavailable
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask, Response, current_app, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
-from indexer.search import IndexUnavailable
+from indexer.snapshot import IndexUnavailable
 
 MESSAGES = {
     400: ("リクエストを読み取れませんでした", "入力した内容をご確認ください。"),

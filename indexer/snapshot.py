@@ -1,0 +1,123 @@
+"""An open index at one moment: its searcher and what is read from it once, kept together.
+
+A rebuild swaps a new index in by replacing a symbolic link; `PolicyIndex` (indexer/search.py)
+opens a new snapshot when the link has changed and searches the one it holds until then.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+import warnings
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import lru_cache, partial
+from pathlib import Path
+
+from whoosh import index as whoosh_index
+from whoosh.query import Query
+from whoosh.searching import Searcher
+
+from indexer.query import ParsedQuery, Word, parse_query, synonym_map, to_whoosh
+from indexer.schema import FACETS, SCORED_FIELDS
+from indexer.scoring import InMemoryLengthsBM25F
+from indexer.synonyms import SYNONYMS_FILE
+
+PARSED_CACHE_SIZE = 1024
+STORED_CACHE_SIZE = 4096
+
+
+class IndexUnavailable(Exception):
+    """There is no usable index at the given path; the message says how to make one."""
+
+
+@dataclass
+class Snapshot:
+    """A searcher and the columns read from it, replaced whole when the index changes."""
+
+    target: str
+    searcher: Searcher
+    columns: dict[str, list]
+    values: dict[str, list[str]]  # every facet's values, in document order
+    by_id: dict[str, int]
+    synonyms: dict[str, list[Word]]
+    in_order: list[int] = field(default_factory=list)  # every docnum, in document order
+    totals: dict[str, Counter] = field(default_factory=dict)  # facet counts over every item
+    link: str | None = None  # what the index link said when it was opened
+
+    def __post_init__(self) -> None:
+        # Queries come back (the page, then the next page, then a facet): analyse each once, and
+        # keep the stored fields of the items last shown. Both live and die with the snapshot.
+        analyse = partial(analyse_query, synonyms=self.synonyms)
+        self.analyse: Callable[[str], tuple[ParsedQuery, Query]] = lru_cache(
+            maxsize=PARSED_CACHE_SIZE
+        )(analyse)
+        self.stored = lru_cache(maxsize=STORED_CACHE_SIZE)(self.searcher.stored_fields)
+
+
+def analyse_query(query: str, synonyms: dict[str, list[Word]]) -> tuple[ParsedQuery, Query]:
+    parsed = parse_query(query, synonyms)
+    return parsed, to_whoosh(parsed)
+
+
+def read_link(path: Path) -> str | None:
+    """Return where the symbolic link `path` points, or None if it is no link."""
+    try:
+        return os.readlink(path)
+    except OSError:
+        return None
+
+
+def _read_synonyms(index_dir: str) -> dict[str, list[Word]]:
+    path = Path(index_dir) / SYNONYMS_FILE
+    return synonym_map(json.loads(path.read_text(encoding="utf-8"))) if path.exists() else {}
+
+
+def _read_column(reader, name: str) -> list:
+    """Read a column into a list that holds one object per distinct value."""
+    shared: dict = {}  # 50,000 items name 32 departments: not 50,000 strings
+    return [shared.setdefault(value, value) for value in reader.column_reader(name)]
+
+
+def _read_ids(reader) -> list[str]:
+    """Read every item's id, from its column (or the stored fields of an older index)."""
+    if reader.has_column("id"):
+        return _read_column(reader, "id")
+    return [reader.stored_fields(d)["id"] for d in range(reader.doc_count_all())]
+
+
+def open_snapshot(index_dir: Path) -> Snapshot:
+    """Open the index at `index_dir` (a directory or a link to one) and read its columns."""
+    link = read_link(index_dir)
+    target = os.path.realpath(index_dir)
+    if not whoosh_index.exists_in(target):
+        raise IndexUnavailable(f"no index at {index_dir}: build it with `python -m indexer build`")
+    problem = None
+    # Whoosh leaves a file open when it fails to read a segment; close it quietly.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        try:
+            ix = whoosh_index.open_dir(target)
+            reader = ix.reader()
+            weighting = InMemoryLengthsBM25F(reader, SCORED_FIELDS)
+            searcher = Searcher(reader, fromindex=ix, weighting=weighting)
+            columns = {name: _read_column(reader, name) for name in (*FACETS, "order")}
+            ids = _read_ids(reader)
+        except Exception as error:  # a damaged index can fail in many ways inside Whoosh
+            problem = f"{error.__class__.__name__}: {error}"
+        if problem:
+            gc.collect()
+    if problem:
+        raise IndexUnavailable(
+            f"the index at {index_dir} cannot be read ({problem}); "
+            "rebuild it with `python -m indexer build`"
+        )
+    in_order = sorted(range(len(ids)), key=columns["order"].__getitem__)
+    values = {name: list(dict.fromkeys(columns[name][d] for d in in_order)) for name in FACETS}
+    by_id = {item_id: docnum for docnum, item_id in enumerate(ids)}
+    totals = {name: Counter(columns[name]) for name in FACETS}
+    return Snapshot(
+        target, searcher, columns, values, by_id, _read_synonyms(target), in_order, totals, link
+    )
