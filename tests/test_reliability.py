@@ -131,7 +131,13 @@ def test_hostile_requests_to_the_real_server(seed_index_dir, tmp_path):
     """What a WSGI test client cannot send: raw bytes and odd request lines, through waitress."""
     with production_server(seed_index_dir, tmp_path / "server.log") as (url, _):
         port = urllib.parse.urlsplit(url).port
-        for target in (b"/search?q=%ff%fe", b"/search?q=\xff\xfe", b"/item/%2e%2e/etc/passwd"):
+        raw_utf8 = "/api/search?q=防災".encode()  # what curl sends unless told to encode
+        for target in (
+            b"/search?q=%ff%fe",
+            b"/search?q=\xff\xfe",
+            raw_utf8,
+            b"/item/%2e%2e/etc/passwd",
+        ):
             with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
                 raw.sendall(b"GET " + target + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
                 with raw.makefile("rb") as reader:
