@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlencode
 
+from bench.serving import stop
 from indexer.corpus import PolicyItem
 
 SCHEMA = (
@@ -104,12 +105,7 @@ def http_server(db_dir: Path, port: int) -> Iterator[subprocess.Popen]:
     try:
         yield process
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
 
 
 def select_path(
