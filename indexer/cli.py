@@ -83,13 +83,30 @@ def build(corpus_dir: Path, index_dir: Path) -> None:
 @click.option("--category", "categories", multiple=True, help="Keep only this category.")
 @click.option("--column", "columns", multiple=True, help="Keep only this column.")
 @click.option("--limit", default=10, show_default=True, type=click.IntRange(1, 100))
+@click.option(
+    "--match",
+    type=click.Choice(["any", "all"]),
+    default="any",
+    show_default=True,
+    help="all: only the items holding every word; any: then those holding some.",
+)
+@click.option("--no-expand", is_flag=True, help="Do not search the synonyms of the words.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @index_option
-def search(query, departments, categories, columns, limit, as_json, index_dir) -> None:
+def search(
+    query, departments, categories, columns, limit, match, no_expand, as_json, index_dir
+) -> None:
     """Search the index; print ranked hits and counts per department and category."""
     try:
         result = PolicyIndex(index_dir).search(
-            query, departments, categories, columns, page=1, per_page=limit
+            query,
+            departments,
+            categories,
+            columns,
+            page=1,
+            per_page=limit,
+            match=match,
+            expand=not no_expand,
         )
     except (IndexUnavailable, UnknownFilter) as error:
         raise click.ClickException(str(error)) from None
@@ -99,16 +116,39 @@ def search(query, departments, categories, columns, limit, as_json, index_dir) -
             name: [{"value": f.value, "count": f.count} for f in values]
             for name, values in result.facets.items()
         }
+        data["expansions"] = [{"word": e.word, "with": list(e.with_)} for e in result.expansions]
         click.echo(json.dumps(data, ensure_ascii=False, indent=2))
         return
-    click.echo(f"{result.total} items")
+    for line in describe(result):
+        click.echo(line)
+    partial_shown = False
     for rank, hit in enumerate(result.hits, 1):
+        if hit.matched == "partial" and not partial_shown:
+            partial_shown = True
+            click.echo(f"\n---- 一部の語を含む項目 {result.total - result.total_all}件")
         score = "" if hit.score is None else f"  {hit.score:.2f}"
         click.echo(f"\n{rank}. [{hit.department} / {hit.category} / {hit.column}] {hit.id}{score}")
         click.echo(f"   {hit.highlight}")
+        if hit.missing:
+            click.echo(f"   含まない語: {'、'.join(hit.missing)}")
     for name in ("department", "category"):
         counts = [f"{f.value} {f.count}" for f in result.facets[name] if f.count]
         click.echo(f"\n{name}: " + (", ".join(counts) or "-"))
+
+
+def describe(result) -> list[str]:
+    """Return the lines that say what a search did: counts, words, expansions, words dropped."""
+    if result.unsearchable:
+        return ["0 items: the query holds no word to search for (only particles or symbols)"]
+    lines = [f"{result.total} items"]
+    if result.graded and result.total != result.total_all:
+        lines[0] += f" ({result.total_all} with every word: すべての語を含む項目)"
+    if len(result.words) > 1:
+        lines.append("words: " + "、".join(result.words))
+    lines += [f"{e.word} → {'、'.join(e.with_)} なども検索" for e in result.expansions]
+    if result.dropped:
+        lines.append("not searched (too many words): " + "、".join(result.dropped))
+    return lines
 
 
 @cli.command()

@@ -28,7 +28,11 @@ class Crosstab:
 
 
 def department_by_category(
-    index, query: str = "", columns: tuple[str, ...] | list[str] = ()
+    index,
+    query: str = "",
+    columns: tuple[str, ...] | list[str] = (),
+    match: str = "any",
+    expand: bool = True,
 ) -> Crosstab:
     """Count the items `query` finds (within `columns`) in each department and category.
 
@@ -40,7 +44,9 @@ def department_by_category(
     categories = index.facet_values("category")
     counts = {}
     for category in categories:
-        result = index.search(query, categories=[category], columns=columns, per_page=1)
+        result = index.search(
+            query, categories=[category], columns=columns, per_page=1, match=match, expand=expand
+        )
         for value in result.facets["department"]:
             counts[(value.value, category)] = value.count
     return Crosstab(index.facet_values("department"), categories, counts)

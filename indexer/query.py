@@ -38,6 +38,7 @@ class Word:
     coarse: frozenset[str] = frozenset()
     reading: str | None = None
     exact: tuple[str, ...] | None = None  # a quoted phrase: every unit, particles included
+    text: str = ""  # as typed (or as the synonym list writes it): what the page names
 
     @property
     def key(self) -> str:
@@ -98,7 +99,7 @@ def analyse_word(text: str, exact: bool = False) -> Word | None:
     if not ordered and not reading:
         return None
     sequence = exact_units(text) if exact else None
-    return Word(tuple(ordered), frozenset(coarse), reading, sequence)
+    return Word(tuple(ordered), frozenset(coarse), reading, sequence, text.strip())
 
 
 def synonym_map(groups: list[list[str]]) -> dict[str, list[Word]]:

@@ -17,19 +17,15 @@ from whoosh import query as wq
 from whoosh.classify import Expander
 
 from indexer.analysis import japanese_analyzer
+from indexer.generic import GENERIC_WORDS
 from indexer.query import Word
 from indexer.search import Hit, make_hit
 from indexer.vocabulary import CACHED_GENERATIONS
 
 FIELD = "text"
 CONTENT_POS = frozenset({"名詞", "形状詞"})
-# Words in nearly every policy item; on top of these, any term in > COMMON_SHARE of the items.
-BOILERPLATE = frozenset(
-    {
-        "推進", "検討", "実施", "強化", "充実", "取り組み", "向上", "区", "事業", "図る",
-        "行う", "進める", "踏まえる", "板橋", "板橋区", "いたばし", "区民", "令和",
-    }
-)  # fmt: skip
+# Generic words (indexer.generic); on top of these, any term in > COMMON_SHARE of the items.
+BOILERPLATE = GENERIC_WORDS
 COMMON_SHARE = 0.1
 BOILERPLATE_WEIGHT = 0.1
 KEY_TERMS = 12

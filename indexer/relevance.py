@@ -1,4 +1,8 @@
-"""Judged relevance: load the query set and score a ranked result list against it."""
+"""Judged relevance: load the query sets and score a ranked result list against them.
+
+Two sets: the keyword set (`queries.toml`, binary judgments, F1 and nDCG@10) and the natural set
+(`natural.toml`, graded judgments: nDCG@10 with gains 3 and 1, zero-result rate, success@3).
+"""
 
 from __future__ import annotations
 
@@ -69,13 +73,21 @@ def ndcg_at_10(ranked: list[str], judgment: Judgment) -> float:
 
 
 def evaluate(
-    judgments: Iterable[Judgment], run: Callable[[str], list[str]]
+    judgments: Iterable[Judgment], run: Callable[[str], list[str] | tuple[list[str], int]]
 ) -> dict[str, list[tuple[Judgment, Score, list[str]]]]:
-    """Run every judged query and score it; results grouped by kind."""
+    """Run every judged query and score it; results grouped by kind.
+
+    `run` gives the ranked ids, or the ranked ids and how many of the first hold every word of
+    the query: F1 counts those only (partial matches follow them), nDCG@10 the whole list.
+    """
     by_kind: dict[str, list] = defaultdict(list)
     for judgment in judgments:
         ranked = run(judgment.query)
-        score = Score(f1(ranked, judgment.relevant), ndcg_at_10(ranked, judgment))
+        if isinstance(ranked, tuple):
+            ranked, full = ranked
+        else:
+            full = len(ranked)
+        score = Score(f1(ranked[:full], judgment.relevant), ndcg_at_10(ranked, judgment))
         by_kind[judgment.kind].append((judgment, score, ranked))
     return dict(by_kind)
 
@@ -87,5 +99,104 @@ def summary(results: dict[str, list]) -> dict[str, Score]:
     for kind, rows in [*sorted(results.items()), ("overall", everything)]:
         table[kind] = Score(
             sum(s.f1 for _, s, _ in rows) / len(rows), sum(s.ndcg10 for _, s, _ in rows) / len(rows)
+        )
+    return table
+
+
+ON_TOPIC, PARTLY = 2, 1
+
+
+@dataclass(frozen=True)
+class GradedJudgment:
+    query: str
+    kind: str
+    grades: dict[str, int]  # item id → 2 (on topic) or 1 (partly)
+    reason: str = ""
+    added_after_tuning: bool = False
+
+
+@dataclass(frozen=True)
+class GradedScore:
+    ndcg10: float
+    zero_result: bool  # nothing found while the corpus holds a relevant item
+    success3: bool  # an on-topic item among the first three
+
+
+def load_graded(path: Path | str) -> list[GradedJudgment]:
+    """Read a graded set: `[[query]]` with q, kind, on_topic, partly, reason."""
+    data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    judgments = []
+    for q in data["query"]:
+        grades = {item: PARTLY for item in q.get("partly", [])}
+        grades.update({item: ON_TOPIC for item in q.get("on_topic", [])})
+        judgments.append(
+            GradedJudgment(
+                q["q"], q["kind"], grades, q.get("reason", ""), q.get("added_after_tuning", False)
+            )
+        )
+    return judgments
+
+
+def graded_ndcg_at_10(ranked: list[str], grades: dict[str, int]) -> float:
+    """Return nDCG@10 with gain 2**grade - 1 (3 on topic, 1 partly); no relevant item: 1 if empty.
+
+    >>> round(graded_ndcg_at_10(["b", "a"], {"a": 2, "b": 1}), 3)
+    0.797
+    """
+    if not grades:
+        return 1.0 if not ranked else 0.0
+    gain = [2 ** grades.get(item, 0) - 1 for item in ranked[:10]]
+    ideal = sorted((2**g - 1 for g in grades.values()), reverse=True)[:10]
+    dcg = sum(g / math.log2(rank + 2) for rank, g in enumerate(gain))
+    return dcg / sum(g / math.log2(rank + 2) for rank, g in enumerate(ideal))
+
+
+def success_at_3(ranked: list[str], grades: dict[str, int]) -> bool:
+    """Tell that an on-topic item is among the first three (with none judged, any relevant one).
+
+    >>> success_at_3(["x", "y", "a"], {"a": 2}), success_at_3(["x", "y", "z", "a"], {"a": 2})
+    (True, False)
+    """
+    best = max(grades.values(), default=0)
+    if not best:
+        return not ranked
+    return any(grades.get(item, 0) == best for item in ranked[:3])
+
+
+def evaluate_graded(
+    judgments: Iterable[GradedJudgment], run: Callable[[str], list[str]]
+) -> dict[str, list[tuple[GradedJudgment, GradedScore, list[str]]]]:
+    """Run every graded query and score it; results grouped by kind."""
+    by_kind: dict[str, list] = defaultdict(list)
+    for judgment in judgments:
+        ranked = run(judgment.query)
+        score = GradedScore(
+            graded_ndcg_at_10(ranked, judgment.grades),
+            bool(judgment.grades) and not ranked,
+            success_at_3(ranked, judgment.grades),
+        )
+        by_kind[judgment.kind].append((judgment, score, ranked))
+    return dict(by_kind)
+
+
+@dataclass(frozen=True)
+class GradedSummary:
+    queries: int
+    ndcg10: float
+    zero_result_rate: float
+    success3: float
+
+
+def graded_summary(results: dict[str, list]) -> dict[str, GradedSummary]:
+    """Return mean nDCG@10, zero-result rate and success@3 per kind and `overall`."""
+    table = {}
+    everything = [row for rows in results.values() for row in rows]
+    for kind, rows in [*sorted(results.items()), ("overall", everything)]:
+        scores = [score for _, score, _ in rows]
+        table[kind] = GradedSummary(
+            len(rows),
+            sum(s.ndcg10 for s in scores) / len(rows),
+            sum(s.zero_result for s in scores) / len(rows),
+            sum(s.success3 for s in scores) / len(rows),
         )
     return table

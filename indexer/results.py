@@ -14,6 +14,7 @@ class AllHits:
     total: int
     hits: list[Hit]
     filters: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    total_all: int = 0  # the hits holding every word of the query
 
 
 def all_hits(
@@ -22,6 +23,8 @@ def all_hits(
     departments: Sequence[str] = (),
     categories: Sequence[str] = (),
     columns: Sequence[str] = (),
+    match: str = "any",
+    expand: bool = True,
 ) -> AllHits:
     """Return every hit of a search in rank order, reading it page by page.
 
@@ -37,8 +40,11 @@ def all_hits(
             columns=columns,
             page=page,
             per_page=MAX_PER_PAGE,
+            match=match,
+            expand=expand,
         )
         hits += result.hits
         if len(hits) >= result.total or not result.hits:
-            return AllHits(result.query, result.total, hits, dict(result.filters))
+            filters = dict(result.filters)
+            return AllHits(result.query, result.total, hits, filters, result.total_all)
         page += 1

@@ -12,17 +12,20 @@ import math
 import os
 import threading
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from operator import itemgetter
 from pathlib import Path
 
 from whoosh.query import And, AndNot, Or, Phrase, Query, Require, Term
 
+from indexer.graded import Graded, rank_key
 from indexer.highlight import exact_spans, highlight
 from indexer.query import Word, clean_query
 from indexer.schema import EXACT_FIELD, FACETS
 from indexer.scoring import score_matches
 from indexer.snapshot import Snapshot, open_snapshot, read_link
+from indexer.understand import QueryWord, Understood
 
 MAX_PER_PAGE = 100
 
@@ -50,6 +53,9 @@ class Hit:
     highlight: str
     score: float | None
     document: str = ""
+    matched: str = "all"  # "all": holds every word of the query; "partial": some of them
+    missing: list[str] = field(default_factory=list)  # the query's words it does not hold
+    in_part: list[str] = field(default_factory=list)  # of those, the ones held apart or in part
 
 
 # The fields of an item that every answer carries, in the order the API writes them.
@@ -68,13 +74,25 @@ ITEM_FIELDS = (
 _item_fields = itemgetter(*ITEM_FIELDS)  # in the order of Hit's first fields
 
 
-def make_hit(stored: dict, score: float | None, words: list[Word]) -> Hit:
-    """Return a hit from an item's stored fields, its text highlighted for `words`."""
+def make_hit(
+    stored: dict,
+    score: float | None,
+    words: list[Word],
+    missing: list[str] | None = None,
+    in_part: list[str] | None = None,
+) -> Hit:
+    """Return a hit from an item's stored fields, its text highlighted for `words`.
+
+    A hit with `missing` words is a partial match.
+    """
     return Hit(
         *_item_fields(stored),
         highlight=highlight(stored["text"], words),
         score=None if score is None else round(score, 4),
         document=stored["document"],
+        matched="partial" if missing else "all",
+        missing=missing or [],
+        in_part=in_part or [],
     )
 
 
@@ -86,14 +104,28 @@ class FacetValue:
 
 
 @dataclass(frozen=True)
+class Expansion:
+    word: str
+    with_: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class SearchResult:
     query: str
-    total: int
+    total: int  # every listed hit, partial matches included
     page: int
     per_page: int
     hits: list[Hit]
     facets: dict[str, list[FacetValue]]
     filters: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    total_all: int = 0  # the hits holding every word of the query
+    words: tuple[str, ...] = ()  # the content words searched for, as typed
+    expansions: tuple[Expansion, ...] = ()
+    dropped: tuple[str, ...] = ()  # content words past the limit, not searched for
+    graded: bool = False  # partial matches are listed after the full ones
+    unsearchable: bool = False  # the query holds nothing to search for (only particles, symbols)
+    match: str = "any"  # "all": only items holding every word are listed
+    expand: bool = True  # synonyms searched too
 
     @property
     def pages(self) -> int:
@@ -135,6 +167,75 @@ def _has_exact(snapshot: Snapshot, docnum: int, clauses: list) -> bool:
         any(not word.exact or exact_spans(text, word.exact) for word in clause)
         for clause in clauses
     )
+
+
+MATCH_MODES = ("any", "all")
+
+
+@dataclass
+class Ranking:
+    """The matches of a query and what ranks and shows them: the result of `_rank`."""
+
+    matches: list[int]
+    scores: dict[int, float] | None  # None: unscored, listed in document order
+    understood: Understood | None = None
+    literal_words: list[Word] = field(default_factory=list)
+    graded: Graded | None = None
+
+    def key(self, snapshot: Snapshot) -> Callable[[int], tuple]:
+        order, scores = snapshot.columns["order"], self.scores or {}
+        if self.graded is not None:
+            return rank_key(self.graded, scores, order)
+        return lambda d: (-scores[d], order[d])
+
+    def count_full(self, docnums: list[int]) -> int:
+        if self.graded is None:
+            return len(docnums)
+        return sum(1 for d in docnums if self.graded.every_word(d))
+
+    @property
+    def words(self) -> tuple[str, ...]:
+        if self.understood is None:
+            return ()
+        if self.understood.graded:
+            return tuple(w.text for w in self.understood.words)
+        return tuple(dict.fromkeys(w.text for w in self.literal_words if w.text))
+
+    @property
+    def expansions(self) -> tuple[Expansion, ...]:
+        understood = self.understood
+        if understood is None:
+            return ()
+        if understood.graded:
+            pairs = [(w.word, w.expansions) for w in understood.words if w.expansions]
+        else:
+            pairs = understood.expanded
+        return tuple(Expansion(word.text, tuple(o.text for o in others)) for word, others in pairs)
+
+    def hit(self, snapshot: Snapshot, docnum: int) -> Hit:
+        score = None if self.scores is None else self.scores.get(docnum, 0.0)
+        stored = snapshot.stored(docnum)
+        graded = self.graded
+        if graded is None:
+            return make_hit(stored, score, self.literal_words)
+        missing = graded.missing(docnum)
+        return make_hit(
+            stored,
+            score,
+            highlight_words(graded.words, loosely=bool(missing)),
+            missing,
+            graded.in_part(docnum),
+        )
+
+
+def highlight_words(words: tuple[QueryWord, ...], loosely: bool) -> list[Word]:
+    """Return the forms to mark: as typed and synonyms, and for a partial hit the looser ones."""
+    marked: list[Word] = []
+    for qword in words:
+        marked += [qword.word, *qword.expansions]
+        if loosely:
+            marked += [*qword.loose, *qword.parts]
+    return marked
 
 
 class PolicyIndex:
@@ -189,9 +290,13 @@ class PolicyIndex:
         columns: tuple[str, ...] | list[str] = (),
         page: int = 1,
         per_page: int = 20,
+        match: str = "any",
+        expand: bool = True,
     ) -> SearchResult:
         """Rank the items matching `query` within the filters; an empty query lists them all.
 
+        A query of plain words lists the items holding every word first, then those holding
+        some (`match="all"` lists only the first); a query with operators is taken literally.
         Values within one facet are OR-ed and facets are AND-ed. Each facet's counts cover the
         whole result set under the *other* facets' filters, so that a count is the total that
         selecting (or adding) that value would give.
@@ -205,38 +310,60 @@ class PolicyIndex:
             unknown = [v for v in values if v not in snapshot.values[name]]
             if unknown:
                 raise UnknownFilter(name, unknown)
+        if match not in MATCH_MODES:
+            raise ValueError(f"match must be one of {', '.join(MATCH_MODES)}, not {match!r}")
         page, per_page = max(1, int(page)), min(max(1, int(per_page)), MAX_PER_PAGE)
 
-        ranked, scores, words = self._rank(snapshot, query, filters)
-        facets = {name: self._facet(snapshot, name, ranked, filters, scores) for name in FACETS}
+        ranking = self._rank(snapshot, query, filters, match == "all", bool(expand))
+        ranked = ranking.matches
+        facets = {
+            name: self._facet(snapshot, name, ranked, filters, ranking.scores) for name in FACETS
+        }
         kept = _filtered(snapshot, ranked, filters)
         first = (page - 1) * per_page
-        if scores is None:
+        if ranking.scores is None:
             shown = kept[first : first + per_page]
         else:
             # Only the pages up to this one need sorting: best first, ties in document order.
-            order = snapshot.columns["order"]
-            best = heapq.nsmallest(first + per_page, kept, key=lambda d: (-scores[d], order[d]))
+            best = heapq.nsmallest(first + per_page, kept, key=ranking.key(snapshot))
             shown = best[first:]
-        hits = [
-            self._hit(snapshot, docnum, None if scores is None else scores[docnum], words)
-            for docnum in shown
-        ]
-        return SearchResult(query, len(kept), page, per_page, hits, facets, filters)
+        hits = [ranking.hit(snapshot, docnum) for docnum in shown]
+        understood = ranking.understood
+        return SearchResult(
+            query,
+            len(kept),
+            page,
+            per_page,
+            hits,
+            facets,
+            filters,
+            total_all=ranking.count_full(kept),
+            words=ranking.words,
+            expansions=ranking.expansions,
+            dropped=understood.dropped if understood else (),
+            graded=bool(understood and understood.graded and match != "all"),
+            unsearchable=bool(understood and understood.is_empty),
+            match=match,
+            expand=bool(expand),
+        )
 
     def _rank(
-        self, snapshot: Snapshot, query: str, filters: dict
-    ) -> tuple[list[int], dict[int, float] | None, list[Word]]:
-        """Return every match (in document order when unscored), the scores and the words.
+        self, snapshot: Snapshot, query: str, filters: dict, only_full: bool, expand: bool
+    ) -> Ranking:
+        """Return every match (in document order when unscored) and how to rank and show them.
 
         Every match counts for the facets, but only those within the filters are ranked, so
         only those are scored when a filter is set.
         """
         if not clean_query(query).strip():
-            return snapshot.in_order, None, []
-        parsed, whoosh_query = snapshot.analyse(query)
-        if parsed.is_empty:
-            return [], {}, []
+            return Ranking(snapshot.in_order, None)
+        understood = snapshot.understood(query, expand)
+        if understood.is_empty:
+            return Ranking([], {}, understood)
+        if understood.graded:
+            return self._rank_graded(snapshot, understood, filters, only_full)
+        parsed, whoosh_query = snapshot.analyse(query, expand=expand)
+        words = parsed.positive_words
         searcher, excluded = snapshot.searcher, frozenset()
         if isinstance(whoosh_query, AndNot):
             # Whoosh's AndNot matcher never checks its first match against the exclusions (it
@@ -247,16 +374,32 @@ class PolicyIndex:
         if exact and EXACT_FIELD not in searcher.schema:  # an index built before the field
             scores = score_matches(searcher, whoosh_query, excluded=excluded)
             scores = {d: s for d, s in scores.items() if _has_exact(snapshot, d, exact)}
-            return list(scores), scores, parsed.positive_words
+            return Ranking(list(scores), scores, understood, words)
         if exact and (only := _exact_query(exact)) is not None:
             whoosh_query = Require(whoosh_query, only)  # the matches, with their own scores
         if not any(filters.values()):
             scores = score_matches(searcher, whoosh_query, excluded=excluded)
-            return list(scores), scores, parsed.positive_words
+            return Ranking(list(scores), scores, understood, words)
         matches = set(searcher.docs_for_query(whoosh_query)) - excluded
         allowed = set(_filtered(snapshot, list(matches), filters))
         scores = score_matches(searcher, whoosh_query, allowed=allowed) if allowed else {}
-        return list(matches), scores, parsed.positive_words
+        return Ranking(list(matches), scores, understood, words)
+
+    @staticmethod
+    def _rank_graded(
+        snapshot: Snapshot, understood: Understood, filters: dict, only_full: bool
+    ) -> Ranking:
+        graded = snapshot.graded(understood.words, understood.phrases)
+        matches = list(graded.levels)
+        if only_full:
+            matches = [d for d in matches if graded.every_word(d)]
+        allowed = None
+        if only_full or any(filters.values()):
+            allowed = set(_filtered(snapshot, matches, filters))
+        scores = {}
+        if allowed is None or allowed:
+            scores = score_matches(snapshot.searcher, graded.query, allowed=allowed)
+        return Ranking(matches, scores, understood, graded=graded)
 
     @staticmethod
     def _facet(
@@ -273,7 +416,3 @@ class PolicyIndex:
             FacetValue(value, counts.get(value, 0), value in filters[name])
             for value in snapshot.values[name]
         ]
-
-    @staticmethod
-    def _hit(snapshot: Snapshot, docnum: int, score: float | None, words: list[Word]) -> Hit:
-        return make_hit(snapshot.stored(docnum), score, words)

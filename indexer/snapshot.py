@@ -20,12 +20,15 @@ from whoosh import index as whoosh_index
 from whoosh.query import Query
 from whoosh.searching import Searcher
 
+from indexer.graded import Graded, match_words
 from indexer.query import ParsedQuery, Word, parse_query, synonym_map, to_whoosh
 from indexer.schema import FACETS, SCORED_FIELDS
 from indexer.scoring import InMemoryLengthsBM25F
 from indexer.synonyms import SYNONYMS_FILE
+from indexer.understand import Understood, understand
 
 PARSED_CACHE_SIZE = 1024
+GRADED_CACHE_SIZE = 64
 STORED_CACHE_SIZE = 4096
 
 
@@ -51,14 +54,23 @@ class Snapshot:
         # Queries come back (the page, then the next page, then a facet): analyse each once, and
         # keep the stored fields of the items last shown. Both live and die with the snapshot.
         analyse = partial(analyse_query, synonyms=self.synonyms)
-        self.analyse: Callable[[str], tuple[ParsedQuery, Query]] = lru_cache(
+        self.analyse: Callable[..., tuple[ParsedQuery, Query]] = lru_cache(
             maxsize=PARSED_CACHE_SIZE
         )(analyse)
+        self.understood: Callable[[str, bool], Understood] = lru_cache(
+            maxsize=PARSED_CACHE_SIZE
+        )(lambda query, expand=True: understand(query, self.synonyms if expand else None))
+        # Which items hold which words: the next page and the facet links ask again.
+        self.graded: Callable[[tuple, tuple], Graded] = lru_cache(maxsize=GRADED_CACHE_SIZE)(
+            partial(match_words, self.searcher)
+        )
         self.stored = lru_cache(maxsize=STORED_CACHE_SIZE)(self.searcher.stored_fields)
 
 
-def analyse_query(query: str, synonyms: dict[str, list[Word]]) -> tuple[ParsedQuery, Query]:
-    parsed = parse_query(query, synonyms)
+def analyse_query(
+    query: str, synonyms: dict[str, list[Word]], expand: bool = True
+) -> tuple[ParsedQuery, Query]:
+    parsed = parse_query(query, synonyms if expand else None)
     return parsed, to_whoosh(parsed)
 
 

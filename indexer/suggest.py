@@ -64,6 +64,7 @@ class _Counts:
                 categories=filters.get("category", ()),
                 columns=filters.get("column", ()),
                 per_page=1,
+                match="all",  # the items holding every word, not the partial matches after them
             ).total
             with self._lock:
                 if len(self._known) >= COUNT_CACHE_SIZE:

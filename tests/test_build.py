@@ -45,7 +45,7 @@ def test_rebuild_swaps_in_a_new_generation_and_the_open_index_follows(corpus, tm
     first = build_index(corpus, index_dir)
     policy_index = PolicyIndex(index_dir)
     assert policy_index.search("防災").total > 0
-    assert policy_index.search("子育て支援の充実").total == 0
+    assert policy_index.search('"子育て支援の充実"').total == 0
 
     add_second_document(corpus)
     second = build_index(corpus, index_dir)
@@ -54,7 +54,7 @@ def test_rebuild_swaps_in_a_new_generation_and_the_open_index_follows(corpus, tm
     assert second.generation.exists(), "the previous generation stays for readers still on it"
     assert not first.generation.exists(), "older generations are removed"
     assert policy_index.doc_count == 486
-    assert policy_index.search("子育て支援の充実").total == 1
+    assert policy_index.search('"子育て支援の充実"').total == 1
 
 
 def test_a_broken_corpus_fails_and_the_old_index_keeps_serving(corpus, tmp_path):

@@ -46,7 +46,7 @@ def test_spread_letters_are_found_and_highlighted_on_the_original(policy_index):
 
 
 def test_ties_keep_document_order(policy_index):
-    result = policy_index.search("ワークライフバランスの推進", per_page=100)
+    result = policy_index.search("\"ワークライフバランスの推進\"", per_page=100)
     tied = [h for h in result.hits if h.score == result.hits[0].score]
     assert len(tied) >= 2
     orders = [policy_index.get(h.id)["order"] for h in tied]
@@ -104,8 +104,11 @@ def test_pagination_covers_every_hit_once(policy_index):
 def test_query_language(policy_index):
     either = policy_index.search("防災 OR 防犯").total
     assert either > policy_index.search("防災").total
-    both = policy_index.search("防災 防犯")
-    assert all("防災" in h.text and "防犯" in h.text for h in both.hits) and both.total > 0
+    both = policy_index.search("防災 防犯", per_page=100)
+    full = [h for h in both.hits if h.matched == "all"]
+    assert all("防災" in h.text and "防犯" in h.text for h in full) and both.total_all > 0
+    assert len(full) == both.total_all and both.total > both.total_all  # then the partial ones
+    assert both.hits[: len(full)] == full
     excluded = policy_index.search("防災 -訓練", per_page=100)
     assert excluded.total > 0 and not any("訓練" in h.text for h in excluded.hits)
     phrase = policy_index.search('"公共施設のあり方"', per_page=100)

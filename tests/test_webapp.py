@@ -243,8 +243,10 @@ def test_no_results_page_suggests_what_to_try(client):
     page = page_text(client, "/search?q=存在しないことば+防災&dept=総務部")
     assert shown_total(page) == 0
     assert "該当する項目はありません" in page
-    assert "言葉の数を減らす" in page
+    assert "言葉の数を減らす" not in page  # plain words: any one of them would have been shown
     assert "絞り込み条件を外す" in page
+    page = page_text(client, "/search?" + urlencode({"q": '"存在しないことば" 防災'}))
+    assert shown_total(page) == 0 and "言葉の数を減らす" in page  # operators: as written
     page = page_text(client, "/search?q=防災&dept=総務部")
     assert "（条件を外すと 16 件あります）" in page
     assert "言葉の数を減らす" not in page
@@ -408,8 +410,13 @@ def test_unknown_item_is_a_japanese_404(client, path):
 
 def test_api_contract(client):
     data = api(client, q="DX", per_page=5)
-    assert list(data) == ["query", "total", "page", "per_page", "hits", "facets"]
-    assert data["query"] == "DX" and data["total"] == 28
+    assert list(data) == [
+        "query", "total", "total_all", "words", "expansions", "dropped", "unsearchable", "match",
+        "page", "per_page", "hits", "facets",
+    ]  # fmt: skip
+    assert data["query"] == "DX" and data["total"] == data["total_all"] == 28
+    assert data["words"] == ["DX"] and data["dropped"] == [] and data["match"] == "any"
+    assert data["expansions"] == [{"word": "DX", "with": ["デジタルトランスフォーメーション"]}]
     assert data["page"] == 1 and data["per_page"] == 5
     assert len(data["hits"]) == 5
     types = {
@@ -423,10 +430,14 @@ def test_api_contract(client):
         "text": str,
         "highlight": str,
         "score": float,
+        "matched": str,
+        "missing": list,
+        "in_part": list,
         "url": str,
     }
     for hit in data["hits"]:
         assert list(hit) == list(types)
+        assert hit["matched"] == "all" and hit["missing"] == hit["in_part"] == []
         assert {key: type(value) for key, value in hit.items()} == types
         assert hit["url"] == f"/item/{hit['id']}"
         assert hit["fiscal_year"] == 2023
@@ -746,16 +757,16 @@ def test_api_suggest_contract_and_kana(client):
     assert [count for _, count in found] == sorted((c for _, c in found), reverse=True)
     digital = dict(suggestions(client, q="デジ"))
     assert digital["デジタル化"] == 2 and digital["デジタルトランスフォーメーション"] == 28
-    # Each count is the total that searching for the suggestion gives.
+    # Each count is the number of items holding every word that searching for it gives.
     for text, count in found:
-        assert api(client, q=text)["total"] == count
+        assert api(client, q=text)["total_all"] == count
 
 
 def test_api_suggest_counts_under_the_filters(client):
     found = suggestions(client, q="ぼう", dept="危機管理部")
     assert found[0] == ("防災", 15)
     for text, count in found:
-        assert api(client, q=text, dept="危機管理部")["total"] == count
+        assert api(client, q=text, dept="危機管理部")["total_all"] == count
     assert suggestions(client, q="ぼう", dept="ない部") == suggestions(client, q="ぼう")
 
 
@@ -774,7 +785,7 @@ def test_api_item_with_related_items(client, policy_index):
     data = get_json(client, f"/api/item/{item_id}")
     assert list(data) == ["item", "related"]
     item = data["item"]
-    assert list(item) == [*webapp.api.HIT_FIELDS, "url"]
+    assert list(item) == [*webapp.api.ITEM_HIT_FIELDS, "url"]
     assert item["id"] == item_id and item["department"] == "危機管理部"
     assert item["text"] == policy_index.get(item_id)["text"]
     assert item["url"] == f"/item/{item_id}" and item["score"] is None
@@ -1008,7 +1019,7 @@ def test_export_json_has_the_query_filters_total_and_every_hit(client):
     assert response.status_code == 200 and response.content_type == "application/json"
     assert "attachment" in response.headers["Content-Disposition"]
     data = json.loads(response.get_data(as_text=True))
-    assert list(data) == ["query", "filters", "total", "hits"]
+    assert list(data) == ["query", "filters", "total", "total_all", "hits"]
     assert data["query"] == "DX"
     assert data["filters"] == {"dept": [], "category": ["改革"], "column": []}
     assert data["total"] == len(data["hits"]) == api(client, q="DX", category="改革")["total"]

@@ -18,7 +18,10 @@ from webapp.facets import PARAMS
 
 bp = Blueprint("api", __name__)
 
-HIT_FIELDS = (*ITEM_FIELDS, "highlight", "score")
+HIT_FIELDS = (*ITEM_FIELDS, "highlight", "score", "matched", "missing", "in_part")
+ITEM_HIT_FIELDS = (*ITEM_FIELDS, "highlight", "score")  # what an item's own page gives
+MATCH_VALUES = ("any", "all")
+EXPAND_VALUES = ("on", "off")
 # What may stand unquoted in a path segment (https://url.spec.whatwg.org/#url-path-segment-string)
 PATH_SEGMENT_SAFE = "!$&'()*+,/:;=@"
 
@@ -45,6 +48,14 @@ def whole_number(args: MultiDict, name: str, default: int, maximum: int | None =
     return number
 
 
+def choice(args: MultiDict, name: str, values: tuple[str, ...]) -> str:
+    """Read a parameter that takes one of a few words; the first is the default."""
+    value = args.get(name, values[0])
+    if value not in values:
+        raise BadParameter(f"{name} must be one of {', '.join(values)}, not {value!r}")
+    return value
+
+
 def bad_request(message: str) -> tuple[Response, int]:
     return jsonify(error=message), 400
 
@@ -56,6 +67,8 @@ def search() -> Response | tuple[Response, int]:
     try:
         page = whole_number(args, "page", 1)
         per_page = whole_number(args, "per_page", 20, MAX_PER_PAGE)
+        match = choice(args, "match", MATCH_VALUES)
+        expand = choice(args, "expand", EXPAND_VALUES) == "on"
     except BadParameter as error:
         return bad_request(str(error))
     try:
@@ -66,6 +79,8 @@ def search() -> Response | tuple[Response, int]:
             columns=args.getlist("column"),
             page=page,
             per_page=per_page,
+            match=match,
+            expand=expand,
         )
     except UnknownFilter as error:
         values = ", ".join(error.values)
@@ -82,6 +97,12 @@ def as_json(result: SearchResult) -> dict:
     return {
         "query": result.query,
         "total": result.total,
+        "total_all": result.total_all,
+        "words": list(result.words),
+        "expansions": [{"word": e.word, "with": list(e.with_)} for e in result.expansions],
+        "dropped": list(result.dropped),
+        "unsearchable": result.unsearchable,
+        "match": result.match,
         "page": result.page,
         "per_page": result.per_page,
         "hits": [hit_json(hit, root) for hit in result.hits],
@@ -92,9 +113,9 @@ def as_json(result: SearchResult) -> dict:
     }
 
 
-def hit_json(hit: Hit, root: str) -> dict:
+def hit_json(hit: Hit, root: str, fields: tuple[str, ...] = HIT_FIELDS) -> dict:
     """Return a hit as the API writes it: its fields and the URL of its page under `root`."""
-    return {**{name: getattr(hit, name) for name in HIT_FIELDS}, "url": item_url(hit.id, root)}
+    return {**{name: getattr(hit, name) for name in fields}, "url": item_url(hit.id, root)}
 
 
 def item_url(item_id: str, root: str) -> str:
@@ -131,13 +152,16 @@ def item(item_id: str) -> Response:
     if stored is None or related is None:
         abort(404, description=f"no item {item_id!r}")
     hit = Hit(
-        **{name: stored[name] for name in HIT_FIELDS if name in stored},
+        **{name: stored[name] for name in ITEM_HIT_FIELDS if name in stored},
         highlight=escape(stored["text"]),
         score=None,
         document=stored["document"],
     )
     root = request.script_root
-    return jsonify(item=hit_json(hit, root), related=[hit_json(h, root) for h in related])
+    return jsonify(
+        item=hit_json(hit, root, ITEM_HIT_FIELDS),
+        related=[hit_json(h, root, ITEM_HIT_FIELDS) for h in related],
+    )
 
 
 @bp.get("/healthz")

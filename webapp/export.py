@@ -24,7 +24,7 @@ from webapp.facets import PARAMS, SearchState
 
 bp = Blueprint("export", __name__)
 
-EXPORT_FIELDS = (*ITEM_FIELDS, "score", "url")
+EXPORT_FIELDS = (*ITEM_FIELDS, "score", "matched", "missing", "url")
 BOM = "\ufeff"  # Excel reads a CSV as UTF-8 only when it starts with this
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 UNSAFE_IN_NAME = re.compile(r'[\\/:*?"<>|\s\x00-\x1f\x7f]+')
@@ -41,6 +41,8 @@ def exported(state: SearchState) -> AllHits:
         departments=state.selected("department"),
         categories=state.selected("category"),
         columns=state.selected("column"),
+        match=state.match,
+        expand=state.expand,
     )
 
 
@@ -63,6 +65,11 @@ def csv_cell(value: object) -> object:
     return value
 
 
+def cell_text(value: object) -> object:
+    """Write a list (the missing words) as one cell, its values joined by 、."""
+    return "、".join(value) if isinstance(value, list) else value
+
+
 def csv_text(records: Iterable[dict]) -> str:
     """Write records as CSV with a header row, starting with the byte order mark."""
     out = io.StringIO()
@@ -70,7 +77,7 @@ def csv_text(records: Iterable[dict]) -> str:
     writer = csv.writer(out)  # \r\n line ends, as Excel writes them
     writer.writerow(EXPORT_FIELDS)
     for entry in records:
-        writer.writerow(csv_cell(entry[name]) for name in EXPORT_FIELDS)
+        writer.writerow(csv_cell(cell_text(entry[name])) for name in EXPORT_FIELDS)
     return out.getvalue()
 
 
@@ -112,6 +119,7 @@ def json_export() -> Response:
         "query": found.query,
         "filters": {PARAMS[name]: list(found.filters.get(name, ())) for name in FACETS},
         "total": found.total,
+        "total_all": found.total_all,
         "hits": [record(hit) for hit in found.hits],
     }
     text = json.dumps(body, ensure_ascii=False, indent=1)

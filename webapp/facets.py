@@ -32,6 +32,8 @@ class SearchState:
     filters: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     page: int = 1
     truncated: bool = False  # the query asked for was longer than the search reads
+    match: str = "any"  # "all": only the items holding every word
+    expand: bool = True  # search the synonyms of the words too
 
     @classmethod
     def from_pairs(cls, pairs: Iterable[tuple[str, str]]) -> SearchState:
@@ -41,12 +43,17 @@ class SearchState:
         loses its control characters (NUL and the like), which no search needs.
         """
         query, page, filters = "", 1, {name: [] for name in FACETS}
+        match, expand = "any", True
         by_param = {param: name for name, param in PARAMS.items()}
         for key, value in pairs:
             if key == "q" and not query:
                 query = CONTROL.sub("", value)
             elif key == "page":
                 page = parse_page(value)
+            elif key == "match":
+                match = "all" if value == "all" else "any"
+            elif key == "expand":
+                expand = value != "off"
             elif key in by_param and value and value not in filters[by_param[key]]:
                 filters[by_param[key]].append(value)
         return cls(
@@ -54,6 +61,8 @@ class SearchState:
             {name: tuple(values) for name, values in filters.items()},
             page,
             truncated=len(query) > MAX_QUERY_CHARS,
+            match=match,
+            expand=expand,
         )
 
     @classmethod
@@ -103,10 +112,29 @@ class SearchState:
         """Return the URL parameters of the selected filters only."""
         return [(PARAMS[name], value) for name in FACETS for value in self.selected(name)]
 
+    def option_pairs(self) -> list[tuple[str, str]]:
+        """Return the URL parameters of the matching options that differ from the defaults."""
+        pairs = [("match", "all")] if self.match == "all" else []
+        return pairs + ([("expand", "off")] if not self.expand else [])
+
+    def with_options(self, match: str | None = None, expand: bool | None = None) -> SearchState:
+        """Return the state with other matching options, back on page 1.
+
+        >>> SearchState("防災 DX").with_options(match="all").pairs()
+        [('q', '防災 DX'), ('match', 'all')]
+        """
+        return replace(
+            self,
+            match=self.match if match is None else match,
+            expand=self.expand if expand is None else expand,
+            page=1,
+        )
+
     def pairs(self) -> list[tuple[str, str]]:
         """Return the URL parameters of this state, leaving out empty ones and page 1."""
         pairs = [("q", self.query)] if self.query else []
         pairs += self.filter_pairs()
+        pairs += self.option_pairs()
         if self.page > 1:
             pairs.append(("page", str(self.page)))
         return pairs
@@ -216,4 +244,61 @@ def pagination(result: SearchResult, state: SearchState, base: str, window: int 
         prev_url=state.at_page(page - 1).url(base) if page > 1 else None,
         next_url=state.at_page(page + 1).url(base) if page < pages else None,
         links=links,
+    )
+
+
+@dataclass(frozen=True)
+class HitSection:
+    """The hits of one page that share how they match: every word, or some of them."""
+
+    kind: str  # "all", "partial", or "plain" when the page makes no difference
+    title: str | None
+    start: int  # the rank of its first hit, for the list's numbering
+    hits: list = field(default_factory=list)  # (hit, url of its page)
+
+
+def hit_sections(result: SearchResult, hits: list, start: int) -> list[HitSection]:
+    """Split a page of hits into the items holding every word and those holding some.
+
+    A query taken literally, or one whose every hit holds every word, is one plain section.
+    """
+    if not result.graded or result.total == result.total_all:
+        return [HitSection("plain", None, start, hits)] if hits else []
+    full = [(hit, url) for hit, url in hits if hit.matched == "all"]
+    partial = [(hit, url) for hit, url in hits if hit.matched != "all"]
+    sections = []
+    if full:
+        sections.append(
+            HitSection("all", f"すべての語を含む項目 {result.total_all}件", start, full)
+        )
+    if partial:
+        title = f"一部の語を含む項目 {result.total - result.total_all}件"
+        sections.append(HitSection("partial", title, start + len(full), partial))
+    return sections
+
+
+@dataclass(frozen=True)
+class MatchOptions:
+    """What the page says about how it matched the query, with the links that change it."""
+
+    words: tuple[str, ...]
+    expansions: list[tuple[str, str]]  # (word, its synonyms joined for reading)
+    only_full_url: str | None  # list only the items holding every word
+    any_url: str | None  # back from that to every item holding some word
+    without_expansions_url: str | None
+    with_expansions_url: str | None
+
+
+def match_options(result: SearchResult, state: SearchState, base: str) -> MatchOptions:
+    """Return the words searched, their expansions and the links that change the matching."""
+    partial = result.graded and result.total_all < result.total and result.total_all > 0
+    return MatchOptions(
+        words=result.words,
+        expansions=[(e.word, "、".join(e.with_)) for e in result.expansions],
+        only_full_url=state.with_options(match="all").url(base) if partial else None,
+        any_url=state.with_options(match="any").url(base) if state.match == "all" else None,
+        without_expansions_url=(
+            state.with_options(expand=False).url(base) if result.expansions else None
+        ),
+        with_expansions_url=None if state.expand else state.with_options(expand=True).url(base),
     )

@@ -18,6 +18,8 @@ from webapp.facets import (
     SearchState,
     active_filters,
     facet_groups,
+    hit_sections,
+    match_options,
     pagination,
 )
 
@@ -59,6 +61,8 @@ def run_search(index: PolicyIndex, state: SearchState) -> SearchResult:
         columns=state.selected("column"),
         page=state.page,
         per_page=current_app.config["PER_PAGE"],
+        match=state.match,
+        expand=state.expand,
     )
 
 
@@ -75,6 +79,11 @@ def search() -> str:
     if state.truncated:
         notices.append(f"検索語が長すぎるため、先頭の{MAX_QUERY_CHARS}文字で検索しました。")
     result = run_search(index, state)
+    if result.dropped:
+        notices.append(
+            f"言葉が多いため、最初の{len(result.words)}語で検索しました"
+            f"（使わなかった語：{'、'.join(result.dropped)}）。"
+        )
     if state.page > result.pages:
         if result.total:
             notices.append(f"{state.page}ページ目はありません。最後のページを表示しています。")
@@ -83,27 +92,32 @@ def search() -> str:
     back = state.query_string() or None
     unfiltered = None
     if not result.total and state.has_filters:
-        unfiltered = index.search(state.query, per_page=1).total
+        unfiltered = index.search(state.query, per_page=1, expand=state.expand).total
     corrections = []
-    if not result.total and state.query:
+    if not result.total_all and state.query and not result.unsearchable:
         corrections = [
             (c, SearchState(c.query, state.filters if c.keeps_filters else {}).url(base))
             for c in did_you_mean(index, state.query, state.filters)
         ]
     matrix = None
     if result.total:
-        crosstab = department_by_category(index, state.query, state.selected("column"))
+        crosstab = department_by_category(
+            index, state.query, state.selected("column"), state.match, state.expand
+        )
         matrix = department_matrix(crosstab, state, base)
-    everything = SearchState(state.query, state.filters)
+    everything = SearchState(state.query, state.filters, match=state.match, expand=state.expand)
+    hits = [(hit, url_for("views.item", item_id=hit.id, back=back)) for hit in result.hits]
+    pages = pagination(result, state, base)
     return render_template(
         "search.html",
         state=state,
         result=result,
-        hits=[(hit, url_for("views.item", item_id=hit.id, back=back)) for hit in result.hits],
+        sections=hit_sections(result, hits, pages.first),
+        options=match_options(result, state, base),
         facets=facet_groups(result, state, base),
         chips=active_filters(state, base),
         clear_url=state.without_filters().url(base),
-        pages=pagination(result, state, base),
+        pages=pages,
         notices=notices,
         unfiltered=unfiltered,
         several_words=len(state.query.split()) > 1,

@@ -1,0 +1,174 @@
+"""Graded matching: every item that holds some of a query's words, ranked by ordered rules.
+
+Each content word of a query (indexer.understand) is held by an item at the strongest level
+the item holds it: as typed, through a synonym, with its units a particle apart, or only
+through some of a compound's parts. The ranking is an ordered list of rules, as Meilisearch's
+ranking rules are: each sorts into buckets that the next one only breaks ties within.
+
+1. `every_word`: items holding every word (as typed or through a synonym) come first;
+2. `as_typed`: then the items holding a sentence of the query as it was typed;
+3. `coverage`: then how much of the query an item covers, a rare word weighing more than a
+   common one and a word held as typed more than one held loosely;
+4. `relevance`: then Whoosh's BM25F score for every form of every word.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from whoosh.query import Or, Phrase, Query
+from whoosh.searching import Searcher
+
+from indexer.generic import GENERIC_WEIGHT, is_generic
+from indexer.query import Word, word_query
+from indexer.schema import EXACT_FIELD
+from indexer.understand import QueryWord
+
+LITERAL, EXPANSION, LOOSE, PARTS = 1.0, 0.8, 0.6, 0.4
+HELD = EXPANSION  # the level from which a word counts as held
+
+
+@dataclass(frozen=True)
+class Graded:
+    """Which items hold which words, and how well: what the ranking rules read."""
+
+    words: tuple[QueryWord, ...]
+    levels: dict[int, list[float]]  # docnum → the level of each word (0.0: lacks it)
+    as_typed: dict[int, int]  # docnum → how many of the query's sentences it holds as typed
+    weights: list[float]  # each word's weight: its inverse document frequency
+    query: Query  # every form of every word, for BM25F
+
+    def every_word(self, docnum: int) -> bool:
+        return every_word(self.levels[docnum])
+
+    def coverage(self, docnum: int) -> float:
+        return coverage(self.levels[docnum], self.weights)
+
+    def missing(self, docnum: int) -> list[str]:
+        """Return the words as typed that the item does not hold (as typed or as a synonym)."""
+        return [w.text for w, level in zip(self.words, self.levels[docnum], strict=True)
+                if level < HELD]  # fmt: skip
+
+    def in_part(self, docnum: int) -> list[str]:
+        """Return the missing words of which the item holds a looser form (apart, in parts)."""
+        return [w.text for w, level in zip(self.words, self.levels[docnum], strict=True)
+                if 0 < level < HELD]  # fmt: skip
+
+
+def every_word(levels: Sequence[float]) -> bool:
+    """Tell that every word is held as typed or through a synonym.
+
+    >>> every_word([1.0, 0.8]), every_word([1.0, 0.6])
+    (True, False)
+    """
+    return all(level >= HELD for level in levels)
+
+
+def coverage(levels: Sequence[float], weights: Sequence[float]) -> float:
+    """Return the weighted share of the query an item holds, from 0 to 1.
+
+    >>> round(coverage([1.0, 0.0], [3.0, 1.0]), 2), round(coverage([0.0, 1.0], [3.0, 1.0]), 2)
+    (0.75, 0.25)
+    """
+    total = sum(weights)
+    held = sum(level * weight for level, weight in zip(levels, weights, strict=True))
+    return round(held / total, 9) if total else 0.0
+
+
+def idf(doc_frequency: int, doc_count: int) -> float:
+    """Return BM25's inverse document frequency: a word in few items weighs more.
+
+    >>> idf(2, 475) > idf(50, 475) > 0
+    True
+    """
+    return math.log(1 + (doc_count - doc_frequency + 0.5) / (doc_frequency + 0.5))
+
+
+def _forms(qword: QueryWord) -> list[tuple[float, list[Word]]]:
+    """Return the forms of a word by level, strongest first (parts come one by one)."""
+    forms = [(LITERAL, [qword.word]), (EXPANSION, list(qword.expansions))]
+    return [*forms, (LOOSE, list(qword.loose))]
+
+
+def match_words(
+    searcher: Searcher, words: Sequence[QueryWord], phrases: Sequence[tuple[str, ...]] = ()
+) -> Graded:
+    """Find every item holding any form of any word, and the level it holds each at.
+
+    `phrases` are the query's sentences in exact units (indexer.understand): the items holding
+    one as typed are counted for the `as_typed` rule.
+    """
+    levels: dict[int, list[float]] = {}
+    weights, queries = [], []
+    size, count = len(words), searcher.doc_count_all()
+
+    def raise_to(docnums, index: int, level: float) -> None:
+        for docnum in docnums:
+            held = levels.get(docnum)
+            if held is None:
+                held = levels[docnum] = [0.0] * size
+            held[index] = max(held[index], level)
+
+    for index, qword in enumerate(words):
+        held_docs: set[int] = set()
+        for level, forms in _forms(qword):
+            if not forms:
+                continue
+            query = Or([word_query(word) for word in forms])
+            queries.append(query)
+            docnums = set(searcher.docs_for_query(query))
+            if level >= HELD:
+                held_docs |= docnums
+            raise_to(docnums, index, level)
+        weight = idf(len(held_docs), count)
+        parts = _parts_held(searcher, qword.parts, queries)
+        if parts:
+            # A part weighs what it tells: 交通 (rare) more than 公共 (common) of 公共交通.
+            whole = max(weight, sum(part_weight for _, part_weight in parts))
+            held: dict[int, float] = {}
+            for docnums, part_weight in parts:
+                for docnum in docnums:
+                    held[docnum] = held.get(docnum, 0.0) + part_weight
+            for docnum, part_weight in held.items():
+                raise_to([docnum], index, PARTS * part_weight / whole)
+        weights.append(weight * (GENERIC_WEIGHT if is_generic(qword.word.key) else 1.0))
+    as_typed: dict[int, int] = {}
+    if EXACT_FIELD in searcher.schema:
+        for units in phrases:
+            for docnum in searcher.docs_for_query(Phrase(EXACT_FIELD, list(units))):
+                if docnum in levels:
+                    as_typed[docnum] = as_typed.get(docnum, 0) + 1
+    return Graded(tuple(words), levels, as_typed, weights, Or(queries))
+
+
+def _parts_held(
+    searcher: Searcher, parts: Sequence[Word], queries: list[Query]
+) -> list[tuple[set[int], float]]:
+    """Return the items holding each part of a compound, with the part's weight."""
+    found = []
+    for part in parts:
+        queries.append(word_query(part))
+        docnums = set(searcher.docs_for_query(queries[-1]))
+        found.append((docnums, idf(len(docnums), searcher.doc_count_all())))
+    return found
+
+
+# The ranking rules, in order: each a function of (graded, docnum, score), higher first.
+RULES: tuple[tuple[str, Callable[[Graded, int, float], float]], ...] = (
+    ("every_word", lambda graded, docnum, score: float(graded.every_word(docnum))),
+    ("as_typed", lambda graded, docnum, score: float(graded.as_typed.get(docnum, 0))),
+    ("coverage", lambda graded, docnum, score: graded.coverage(docnum)),
+    ("relevance", lambda graded, docnum, score: score),
+)
+
+
+def rank_key(graded: Graded, scores: dict[int, float], order: list[int]) -> Callable:
+    """Return the sort key of a docnum: the rules in order, then document order."""
+
+    def key(docnum: int) -> tuple:
+        score = scores.get(docnum, 0.0)
+        return (*(-rule(graded, docnum, score) for _, rule in RULES), order[docnum])
+
+    return key

@@ -1,0 +1,273 @@
+"""Understand a query as people type it: a sentence, a question, several words.
+
+A pipeline of small steps over plain data, each a function:
+
+1. ``has_operators``: ``OR``, ``-word``, ``"…"`` ask for a literal search (`parse_query`).
+2. ``content_runs``: split each space-separated piece at particles, auxiliaries, verbs,
+   question words and punctuation into runs of content units (介護予防の取り組み → 介護予防,
+   取り組み); a compound typed without particles stays one run (個人情報保護).
+3. ``analyse_word`` (indexer.query) turns each run into a `Word`; the first MAX_WORDS are kept.
+4. ``expand``: the synonym list's other words for it (DX → デジタルトランスフォーメーション).
+5. ``loose_forms`` and ``compound_parts``: the same units a particle apart (人材の育成), and the
+   compound's own content parts (保育士 → 保育), which find what the word as typed does not.
+
+The page and the API show the outcome: the words used, their expansions, the words dropped.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from itertools import combinations
+
+from indexer.analysis import DROPPED_POS, GAP, exact_units, normalize, sudachi_units
+from indexer.dictionary import sudachi_tokenizer
+from indexer.query import HIRAGANA, PIECE, ParsedQuery, Word, analyse_word, clean_query, parse_query
+
+MAX_WORDS = 8
+MAX_LOOSE_UNITS = 5  # a longer compound gets no particle-apart forms (they grow as 2**n)
+# Units that may stand in a run of content: nouns, adjectival nouns, prefixes and suffixes, and
+# symbols inside a word (ワーク・ライフ・バランス); anything else ends the run.
+CONTENT_POS = frozenset({"名詞", "形状詞", "接頭辞", "接尾辞"})
+JOINING_SYMBOLS = frozenset({"一般"})  # 補助記号 subtypes that do not end a run: ・, ー, -
+# Nouns that carry no topic on their own (こと, もの, ため, よう, ところ, ほう, 等): a run of only
+# these is no content word. Sudachi's normalized forms.
+FORMAL_NOUNS = frozenset({"事", "物", "為", "様", "所", "方", "時", "中", "等", "際", "上"})
+PART_POS = frozenset({"名詞", "形状詞"})
+OPERATOR_WORDS = frozenset({"OR", "|", "AND", "&", "+", "NOT"})
+NEGATED = re.compile(r"^-+\S")
+WORD_CHARACTERS = re.compile(r"^\w+$")
+
+
+@dataclass(frozen=True)
+class QueryWord:
+    """One content word of a query and the other forms that find it, weaker each."""
+
+    word: Word
+    expansions: tuple[Word, ...] = ()  # synonyms: the same thing in other words
+    loose: tuple[Word, ...] = ()  # its short units a particle apart
+    parts: tuple[Word, ...] = ()  # a compound's content parts, one by one
+
+    @property
+    def text(self) -> str:
+        return self.word.text
+
+
+@dataclass(frozen=True)
+class Understood:
+    """What a query asks for: a literal parse, or content words matched graded."""
+
+    query: str  # as cleaned (width folded, control characters gone, length capped)
+    words: tuple[QueryWord, ...] = ()
+    literal: ParsedQuery | None = None  # set when the query uses operators
+    dropped: tuple[str, ...] = ()  # content words past MAX_WORDS, not searched
+    expanded: tuple[tuple[Word, tuple[Word, ...]], ...] = ()  # a literal parse's synonyms
+    phrases: tuple[tuple[str, ...], ...] = ()  # each sentence as typed, in exact units
+
+    @property
+    def graded(self) -> bool:
+        return self.literal is None
+
+    @property
+    def is_empty(self) -> bool:
+        """Tell that the query holds nothing to search for (only particles or symbols)."""
+        return not self.words if self.literal is None else self.literal.is_empty
+
+
+def has_operators(text: str) -> bool:
+    """Tell whether a query uses the search operators, and so is taken literally.
+
+    >>> has_operators("防災 OR 防犯"), has_operators("DX -推進"), has_operators('"働き方改革"')
+    (True, True, True)
+    >>> has_operators("介護予防の取り組み"), has_operators("- OR"), has_operators('""')
+    (False, False, False)
+    """
+    pieces = [(m.group(1), m.group(2)) for m in PIECE.finditer(text)]
+    words = [bare for phrase, bare in pieces if bare and bare not in OPERATOR_WORDS]
+    if any(phrase and phrase.strip() for phrase, _ in pieces):
+        return True
+    if any(NEGATED.match(bare) for bare in words):
+        return True
+    return bool(words) and any(bare in OPERATOR_WORDS for _, bare in pieces if bare)
+
+
+def content_runs(piece: str) -> list[str]:
+    """Split a piece of a query into its runs of content units, as written.
+
+    >>> content_runs("介護予防の取り組み"), content_runs("ひきこもりの相談はどこ？")
+    (['介護予防', '取り組み'], ['ひきこもり', '相談'])
+    >>> content_runs("特殊詐欺を防ぐには"), content_runs("個人情報保護")
+    (['特殊詐欺'], ['個人情報保護'])
+    """
+    return [piece[start:end] for start, end in content_spans(piece)]
+
+
+def content_spans(piece: str) -> list[tuple[int, int]]:
+    """Return the (start, end) of each run of content units in `piece`."""
+    normalized, starts, ends = normalize(piece)
+    runs: list[tuple[int, int]] = []
+    current: list[int] | None = None  # [start, end] in piece
+    trailing_symbols = 0
+    for morpheme in sudachi_tokenizer().tokenize(normalized) if normalized.strip() else []:
+        pos = morpheme.part_of_speech()
+        start, end = starts[morpheme.begin()], ends[morpheme.end() - 1]
+        if pos[0] in CONTENT_POS:
+            if current is None:
+                current = [start, end]
+            else:
+                current[1] = end
+            trailing_symbols = 0
+        elif pos[0] == "補助記号" and pos[1] in JOINING_SYMBOLS and current is not None:
+            current[1], trailing_symbols = end, end - start + trailing_symbols
+        else:
+            if current is not None:
+                runs.append((current[0], current[1] - trailing_symbols))
+            current, trailing_symbols = None, 0
+    if current is not None:
+        runs.append((current[0], current[1] - trailing_symbols))
+    return [(start, end) for start, end in runs if not _formal(piece[start:end])]
+
+
+def _only_particles(piece: str) -> bool:
+    return all(u.part_of_speech in DROPPED_POS for u in sudachi_units(piece) if u.fine)
+
+
+def _formal(run: str) -> bool:
+    units = [u for u in sudachi_units(run) if u.fine]
+    return all(u.text in FORMAL_NOUNS for u in units)
+
+
+def piece_words(piece: str) -> tuple[list[Word], str | None]:
+    """Return the content words of one space-separated piece, and the span they stand in.
+
+    A piece in hiragana alone is one word (Sudachi's split of bare kana is a guess); a piece
+    with no content run (a verb: 防ぐ) is one word as typed. The span, from the first word to
+    the last, is given when there are several: the items holding it as typed rank first.
+
+    >>> words, span = piece_words("学校の働き方改革について")
+    >>> [w.text for w in words], span
+    (['学校', '働き方改革'], '学校の働き方改革')
+    """
+    if HIRAGANA.match(piece):
+        spans = [] if _only_particles(piece) else [(0, len(piece))]
+    else:
+        spans = content_spans(piece)
+        if not spans and not _only_particles(piece):
+            spans = [(0, len(piece))]
+    words = [word for word in (analyse_word(piece[s:e]) for s, e in spans) if word is not None]
+    span = piece[spans[0][0] : spans[-1][1]] if len(words) > 1 else None
+    return words, span
+
+
+def loose_forms(word: Word) -> tuple[Word, ...]:
+    """Return the word's short units with one or two particles between them.
+
+    One particle at any one boundary, two at any one boundary, and one at every boundary:
+    人材育成 meets 人材の育成 and 人材への育成 but not 人材確保と育成.
+
+    >>> [w.fine for w in loose_forms(Word(("人材", "育成"), text="人材育成"))]
+    [('人材', '_', '育成'), ('人材', '_', '_', '育成')]
+    """
+    units = [unit for unit in word.fine if unit != GAP]
+    if word.exact or len(units) < 2 or len(units) > MAX_LOOSE_UNITS or GAP in word.fine:
+        return ()
+    boundaries = range(1, len(units))
+    patterns: list[tuple[int, ...]] = []  # the number of gaps after each unit
+    for gaps in (1, 2):
+        for (at,) in combinations(boundaries, 1):
+            patterns.append(tuple(gaps if b == at else 0 for b in boundaries))
+    if len(units) > 2:
+        patterns.append(tuple(1 for _ in boundaries))
+    forms = []
+    for pattern in patterns:
+        fine = [units[0]]
+        for unit, gaps in zip(units[1:], pattern, strict=True):
+            fine += [GAP] * gaps + [unit]
+        forms.append(Word(tuple(fine), text=word.text))
+    return tuple(forms)
+
+
+def compound_parts(word: Word) -> tuple[Word, ...]:
+    """Return the content parts of a compound: its nouns of two characters or more.
+
+    >>> [w.text for w in compound_parts(analyse_word("保育士"))]
+    ['保育']
+    >>> compound_parts(analyse_word("防災"))
+    ()
+    """
+    if word.exact or len(word.fine) < 2:
+        return ()
+    parts = []
+    for unit in sudachi_units(word.text):
+        text, surface = unit.text.lower(), word.text[unit.start : unit.end]
+        if (
+            unit.fine
+            and unit.part_of_speech in PART_POS
+            and len(surface) > 1
+            and WORD_CHARACTERS.match(surface)
+            and not surface.isdigit()
+            and text != word.key
+        ):
+            part = Word((text,), text=surface)
+            if part not in parts:
+                parts.append(part)
+    return tuple(parts)
+
+
+def expand(word: Word, synonyms: dict[str, list[Word]] | None) -> tuple[Word, ...]:
+    """Return the synonym list's other words for `word`."""
+    return tuple((synonyms or {}).get(word.key, ()))
+
+
+def understand(text: str, synonyms: dict[str, list[Word]] | None = None) -> Understood:
+    """Understand a query: literally when it uses operators, else as graded content words.
+
+    >>> understood = understand("介護予防の取り組み")
+    >>> [w.text for w in understood.words], understood.graded
+    (['介護予防', '取り組み'], True)
+    >>> understand("防災 OR 防犯").graded
+    False
+    """
+    cleaned = clean_query(text)
+    if has_operators(cleaned):
+        parsed = parse_query(cleaned, synonyms)
+        return Understood(
+            cleaned, literal=parsed, expanded=tuple(literal_expansions(parsed, synonyms))
+        )
+    words: list[Word] = []
+    phrases: list[tuple[str, ...]] = []
+    for match in PIECE.finditer(cleaned):
+        piece = match.group(2) or match.group(1) or ""
+        if piece in OPERATOR_WORDS or not piece.strip():
+            continue
+        found, span = piece_words(piece)
+        for word in found:
+            if word.key not in {w.key for w in words}:
+                words.append(word)
+        if span:
+            phrases.append(exact_units(span))
+    kept, dropped = words[:MAX_WORDS], tuple(w.text for w in words[MAX_WORDS:])
+    return Understood(
+        cleaned,
+        tuple(
+            QueryWord(word, expand(word, synonyms), loose_forms(word), compound_parts(word))
+            for word in kept
+        ),
+        dropped=dropped,
+        phrases=tuple(phrases[:MAX_WORDS]),
+    )
+
+
+def literal_expansions(
+    parsed: ParsedQuery, synonyms: dict[str, list[Word]] | None
+) -> list[tuple[Word, tuple[Word, ...]]]:
+    """Return each typed word of a literal parse with the synonyms its clause holds for it."""
+    pairs: list[tuple[Word, tuple[Word, ...]]] = []
+    added: set[Word] = set()
+    for clause in parsed.must:
+        for word in clause:
+            others = tuple(o for o in expand(word, synonyms) if o in clause)
+            if others and not word.exact and word not in added:
+                pairs.append((word, others))
+                added.update(others)
+    return pairs
