@@ -12,10 +12,18 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@
 
-serve: $(VENV)/.installed
+# Sudachi's synonym dictionary (npm package sudachi-synonyms-dictionary), pinned with its hash in
+# package-lock.json, which npm ci checks; it is installed, never committed. The target is the file
+# itself, so a missing one is installed again; touched, so it is newer than the lock file after.
+SYNONYMS := node_modules/sudachi-synonyms-dictionary/sudachi-synonyms-dictionary.json
+$(SYNONYMS): package-lock.json
+	npm ci --no-audit --no-fund --silent
+	touch $@
+
+serve: $(VENV)/.installed $(SYNONYMS)
 	$(BIN)/python -m webapp
 
-test: $(VENV)/.installed browser groonga
+test: $(VENV)/.installed $(SYNONYMS) browser groonga
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 

@@ -1,0 +1,134 @@
+"""Sudachi's synonym dictionary (Works Applications, Apache-2.0), installed from npm by `npm ci`.
+
+The package `sudachi-synonyms-dictionary` ships the dictionary as one JSON list of groups, each
+`{"id": "000001", "items": [{"midashi": "曖昧", "expandControl": 0, ...}, ...]}`. Its
+`expandControl` flag says how an item takes part in expansion: 0 always, 1 only as a target (never
+a trigger itself), 2 never (a deletion record kept so that a harmful synonym is not added again).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+PACKAGE = "sudachi-synonyms-dictionary"
+DICTIONARY_FILE = (
+    Path(__file__).resolve().parent.parent / "node_modules" / PACKAGE / f"{PACKAGE}.json"
+)
+
+ALWAYS, TARGET_ONLY, NEVER = 0, 1, 2
+
+
+class DictionaryError(Exception):
+    """The synonym dictionary is missing or is not what the package ships."""
+
+    def __init__(self, path: Path, problem: str) -> None:
+        super().__init__(f"{path}: {problem}")
+        self.path = path
+
+
+@dataclass(frozen=True)
+class SynonymGroup:
+    """One group: the words usable as expansion targets, and those that may trigger one."""
+
+    id: str
+    words: tuple[str, ...]
+    triggers: tuple[str, ...]
+
+
+def fold(text: str) -> str:
+    """Fold a text the way the dictionary and the corpus are compared.
+
+    >>> fold("ＤＸ ㎡")
+    'DX m2'
+    """
+    return unicodedata.normalize("NFKC", text)
+
+
+def parse_group(raw: object, number: int) -> SynonymGroup | None:
+    """Turn one raw group into a SynonymGroup, or None when fewer than two words are usable.
+
+    >>> parse_group({"id": "1", "items": [{"midashi": "ゴミ", "expandControl": 0},
+    ...     {"midashi": "塵", "expandControl": 1}, {"midashi": "芥", "expandControl": 2}]}, 0)
+    SynonymGroup(id='1', words=('ゴミ', '塵'), triggers=('ゴミ',))
+    """
+    if not isinstance(raw, dict) or not isinstance(raw.get("items"), list):
+        raise ValueError(f"group {number} is not an object with a list of items")
+    group_id = raw.get("id")
+    if not isinstance(group_id, str):
+        raise ValueError(f"group {number} has no string id")
+    words: dict[str, bool] = {}  # folded headword -> may trigger
+    for item in raw["items"]:
+        if not isinstance(item, dict) or not isinstance(item.get("midashi"), str):
+            raise ValueError(f"group {group_id} has an item without a string midashi")
+        control = item.get("expandControl")
+        if type(control) is not int or control not in (ALWAYS, TARGET_ONLY, NEVER):
+            raise ValueError(f"group {group_id} has an expandControl that is not 0, 1 or 2")
+        word = fold(item["midashi"]).strip()
+        if control != NEVER and word:
+            words[word] = words.get(word, False) or control == ALWAYS
+    if len(words) < 2:
+        return None
+    return SynonymGroup(group_id, tuple(words), tuple(w for w, trigger in words.items() if trigger))
+
+
+def dictionary_file() -> Path:
+    """Return the dictionary's path: $SUDACHI_SYNONYMS if set, else the npm package's file."""
+    return Path(os.environ.get("SUDACHI_SYNONYMS") or DICTIONARY_FILE)
+
+
+def load_dictionary(path: Path | None = None) -> list[SynonymGroup]:
+    """Read and check the dictionary; raise DictionaryError when it is missing or malformed."""
+    path = Path(path or dictionary_file())
+    try:
+        data = json.loads(path.read_bytes())
+    except FileNotFoundError:
+        raise DictionaryError(
+            path,
+            f"the synonym dictionary is not installed: run `make serve` (or `npm ci` in the "
+            f"repository) to install the npm package {PACKAGE}, or set SUDACHI_SYNONYMS to its "
+            f"{PACKAGE}.json",
+        ) from None
+    except (OSError, ValueError) as error:  # JSONDecodeError, UnicodeDecodeError
+        raise DictionaryError(path, f"not a readable JSON synonym dictionary ({error})") from None
+    if not isinstance(data, list):
+        raise DictionaryError(path, "not a synonym dictionary: expected a JSON list of groups")
+    try:
+        parsed = [parse_group(raw, number) for number, raw in enumerate(data)]
+    except ValueError as error:
+        raise DictionaryError(path, f"not a synonym dictionary: {error}") from None
+    return [group for group in parsed if group is not None]
+
+
+def relevant_groups(
+    groups: Iterable[SynonymGroup], texts: Iterable[str], max_length: int = 12
+) -> list[SynonymGroup]:
+    """Keep the groups with a word that occurs in the texts: only they can lead a query to an item.
+
+    Every substring of up to `max_length` characters of each folded text goes into one set, so a
+    word is looked up in constant time; the few longer words are searched for in the texts. Over
+    the seed corpus (475 items, 18,885 characters) and the whole dictionary (26,036 groups, 70,146
+    words) this takes 0.15-0.2 s on the project's 2-core machine, building the set included
+    (checking every word with `in` instead takes 0.95 s); 931 groups are kept.
+
+    >>> groups = [SynonymGroup("1", ("ごみ", "ゴミ"), ("ごみ",)), SynonymGroup("2", ("犬",), ())]
+    >>> [group.id for group in relevant_groups(groups, ["ゴミの減量"])]
+    ['1']
+    """
+    folded = [fold(text) for text in texts]
+    substrings = {
+        text[start : start + length]
+        for text in folded
+        for start in range(len(text))
+        for length in range(1, min(max_length, len(text) - start) + 1)
+    }
+    joined = "\0".join(folded)
+
+    def occurs(word: str) -> bool:
+        return word in substrings if len(word) <= max_length else word in joined
+
+    return [group for group in groups if any(occurs(word) for word in group.words)]
