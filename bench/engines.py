@@ -1,17 +1,27 @@
-"""The engines of the relevance benchmark: this one and four peers built from the same items.
+"""The engines of the relevance benchmark: this one and five peers built from the same items.
 
 Each takes the corpus's items, the corpus directory and a working directory, and answers a
-query string, exactly as typed in the judged set, with its whole ranked list of item ids.
+query string, exactly as typed in the judged set, with its whole ranked list of item ids. An
+engine that lists partial matches after the full ones (this one) also has `ranked_and_full`:
+the same list and how many of its first hits hold every word, which is what F1 counts.
 
-* this engine: `PolicyIndex.search`, page after page.
+* this engine: `PolicyIndex.search`, page after page; full matches first, then partial ones.
 * Groonga: the `groonga` program, TokenBigram + NormalizerAuto, its own query syntax.
 * SQLite FTS5 trigram: a small translator (`to_sqlite`) from our query syntax to SQL.
 * substring: Python `in` over the item text, our query syntax, document order.
 * Whoosh default: `StandardAnalyzer` and Whoosh's `QueryParser`, nothing Japanese.
+* Sudachi OR BM25: what Elasticsearch with analysis-sudachi answers to a default `match` query.
+  Plain sudachidict-core in split mode C (none of this project's analysis: no readings, no
+  multi-granular units, no synonyms, no user dictionary), particles, auxiliary verbs, symbols
+  and white space dropped (`sudachi_part_of_speech`), Lucene's Japanese stop words dropped
+  (`sudachi_ja_stop`, on the dictionary form as after `sudachi_baseform`), then the normalized
+  form (`sudachi_normalizedform`), lower-cased. The query goes through the same analyzer and
+  its terms are OR-ed, ranked by Whoosh's BM25F, ties in document order.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import shutil
@@ -22,13 +32,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+import sudachipy
 from whoosh import index as whoosh_index
+from whoosh.analysis import (
+    CompositeAnalyzer,
+    Filter,
+    LowercaseFilter,
+    StopFilter,
+    Token,
+    Tokenizer,
+)
 from whoosh.fields import ID, TEXT, Schema
 from whoosh.qparser import QueryParser
+from whoosh.query import Or, Term
 
 from indexer.build import build_index
 from indexer.corpus import PolicyItem
-from indexer.search import MAX_PER_PAGE, PolicyIndex
+from indexer.search import MAX_PER_PAGE, Hit, PolicyIndex
 
 TOKEN = re.compile(r'(-?)"([^"]*)"?|(\S+)')
 
@@ -88,13 +108,22 @@ class ThisEngine:
         self.index = PolicyIndex(workdir / "index")
 
     def search(self, query: str) -> list[str]:
-        ids: list[str] = []
+        return [hit.id for hit in self._hits(query)]
+
+    def ranked_and_full(self, query: str) -> tuple[list[str], int]:
+        """Return the ranked ids and how many of the first hold every word of the query."""
+        hits = self._hits(query)
+        full = next((n for n, hit in enumerate(hits) if hit.matched != "all"), len(hits))
+        return [hit.id for hit in hits], full
+
+    def _hits(self, query: str) -> list[Hit]:
+        hits: list[Hit] = []
         page = 1
         while True:
             result = self.index.search(query, page=page, per_page=MAX_PER_PAGE)
-            ids += [hit.id for hit in result.hits]
-            if len(ids) >= result.total or not result.hits:
-                return ids
+            hits += result.hits
+            if len(hits) >= result.total or not result.hits:
+                return hits
             page += 1
 
     def close(self) -> None:
@@ -284,6 +313,140 @@ class WhooshDefaultEngine:
         self.searcher.close()
 
 
+# Lucene's `_japanese_` stop words, the list `sudachi_ja_stop` uses.
+JA_STOP_WORDS = frozenset(
+    """
+    の に は を た が で て と し れ さ ある いる も する から な こと として い や れる など
+    なっ ない この ため その あっ よう また もの という あり まで られ なる へ か だ これ
+    によって により おり より による ず なり られる において ば なかっ なく しかし について
+    せ だっ その後 できる それ う ので なお のみ でき き つ における および いう さらに でも
+    ら たり その他 に関する たち ます ん なら に対して 特に せる 及び これら とき では にて
+    ほか ながら うち そして とともに ただし かつて それぞれ または お ほど ものの に対する
+    ほとんど と共に といった です とも ところ ここ
+    """.split()
+)
+# The parts of speech dropped: particles and auxiliary verbs (analysis-sudachi's stop tags),
+# symbols and white space (what its tokenizer's `discard_punctuation` drops).
+STOP_POS = frozenset({"助詞", "助動詞", "補助記号", "空白"})
+
+
+@functools.cache
+def plain_sudachi() -> sudachipy.Tokenizer:
+    """Return a mode C tokenizer over sudachidict-core alone, as analysis-sudachi has it."""
+    return sudachipy.Dictionary(dict="core").tokenizer(sudachipy.SplitMode.C)
+
+
+class PlainSudachiTokenizer(Tokenizer):
+    """Yield Sudachi's mode C morphemes as typed, each with `tag`, `base` and `normalized`.
+
+    >>> [(t.text, t.tag) for t in PlainSudachiTokenizer()("介護予防の取り組み")]
+    [('介護', '名詞'), ('予防', '名詞'), ('の', '助詞'), ('取り組み', '名詞')]
+    """
+
+    def __call__(
+        self,
+        value: str,
+        positions: bool = False,
+        chars: bool = False,
+        keeporiginal: bool = False,
+        removestops: bool = True,
+        start_pos: int = 0,
+        start_char: int = 0,
+        mode: str = "",
+        **kwargs,
+    ):
+        token = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
+        for number, morpheme in enumerate(plain_sudachi().tokenize(value)):
+            token.text = morpheme.surface()
+            token.tag = morpheme.part_of_speech()[0]
+            token.base = morpheme.dictionary_form()
+            token.normalized = morpheme.normalized_form()
+            token.stopped, token.boost = False, 1.0
+            if keeporiginal:
+                token.original = token.text
+            if positions:
+                token.pos = start_pos + number
+            if chars:
+                token.startchar = start_char + morpheme.begin()
+                token.endchar = start_char + morpheme.end()
+            yield token
+
+
+class PartOfSpeechStopFilter(Filter):
+    """Drop tokens whose part of speech is in STOP_POS.
+
+    >>> [t.text for t in (PlainSudachiTokenizer() | PartOfSpeechStopFilter())("防災、の")]
+    ['防災']
+    """
+
+    def __call__(self, tokens):
+        return (token for token in tokens if token.tag not in STOP_POS)
+
+
+class FormFilter(Filter):
+    """Replace each token's text with one of Sudachi's forms (`base` or `normalized`).
+
+    >>> [t.text for t in (PlainSudachiTokenizer() | FormFilter("normalized"))("子ども")]
+    ['子供']
+    """
+
+    def __init__(self, form: str):
+        self.form = form
+
+    def __call__(self, tokens):
+        for token in tokens:
+            token.text = getattr(token, self.form)
+            yield token
+
+
+def sudachi_analyzer() -> CompositeAnalyzer:
+    """Return analysis-sudachi's chain: mode C, POS and stop words dropped, normalized, lower.
+
+    >>> [t.text for t in sudachi_analyzer()("学校の働き方改革について")]
+    ['学校', '働き方改革', 'つく']
+    >>> [t.text for t in sudachi_analyzer()("ＤＸを進めること")]
+    ['dx', '進める']
+    """
+    return (
+        PlainSudachiTokenizer()
+        | PartOfSpeechStopFilter()
+        | FormFilter("base")
+        | StopFilter(JA_STOP_WORDS, minsize=1, renumber=False)
+        | FormFilter("normalized")
+        | LowercaseFilter()
+    )
+
+
+class SudachiOrEngine:
+    """Elasticsearch's `match` with analysis-sudachi: the query's terms OR-ed, BM25F."""
+
+    name = "Sudachi OR BM25"
+
+    def __init__(self, items: list[PolicyItem], corpus_dir: Path, workdir: Path):
+        self.analyzer = sudachi_analyzer()
+        schema = Schema(id=ID(stored=True), text=TEXT(analyzer=self.analyzer, stored=False))
+        (workdir / "sudachi-or").mkdir()
+        ix = whoosh_index.create_in(str(workdir / "sudachi-or"), schema)
+        with ix.writer() as writer:
+            for item in sorted(items, key=lambda item: item.order):
+                writer.add_document(id=item.id, text=item.text)
+        self.searcher = ix.searcher()
+
+    def terms(self, query: str) -> list[str]:
+        """Return the query's terms as the analyzer gives them (repeats kept, as ES keeps them)."""
+        return [token.text for token in self.analyzer(query, mode="query")]
+
+    def search(self, query: str) -> list[str]:
+        terms = self.terms(query)
+        if not terms:
+            return []  # nothing left to search for: a `match` query finds nothing
+        results = self.searcher.search(Or([Term("text", t) for t in terms]), limit=None)
+        return [hit["id"] for hit in results]
+
+    def close(self) -> None:
+        self.searcher.close()
+
+
 EngineFactory = Callable[[list[PolicyItem], Path, Path], Engine]
 ENGINES: dict[str, EngineFactory] = {
     engine.name: engine
@@ -293,5 +456,6 @@ ENGINES: dict[str, EngineFactory] = {
         SqliteTrigramEngine,
         SubstringEngine,
         WhooshDefaultEngine,
+        SudachiOrEngine,
     )
 }
