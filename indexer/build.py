@@ -24,7 +24,8 @@ from whoosh import index as whoosh_index
 
 from indexer.corpus import PolicyItem, load_corpus
 from indexer.schema import policy_schema
-from indexer.synonyms import SYNONYMS_FILE, synonym_groups
+from indexer.synonym_dictionary import DictionaryError
+from indexer.synonyms import SYNONYMS_FILE, synonym_file
 
 # Parallel indexing pays from a few thousand items (the seed has 475); each process takes
 # documents in batches of BATCH and holds up to WRITER_MB of postings before spilling to disk.
@@ -83,7 +84,10 @@ def build_index(
     started = time.perf_counter()
     index_dir = Path(index_dir).absolute()
     items = load_corpus(corpus_dir)  # parse everything before touching the index
-    synonyms = synonym_groups(corpus_dir, items)
+    try:
+        synonyms = synonym_file(corpus_dir, items)
+    except DictionaryError as error:
+        raise BuildError(f"synonym dictionary unusable: {error}") from None
     index_dir.parent.mkdir(parents=True, exist_ok=True)
     with build_lock(index_dir, lock_wait):
         generation = _new_generation(index_dir)

@@ -26,7 +26,7 @@ from indexer.query import Word, word_query
 from indexer.schema import EXACT_FIELD
 from indexer.understand import QueryWord
 
-LITERAL, EXPANSION, LOOSE, PARTS = 1.0, 0.8, 0.6, 0.4
+LITERAL, INSIDE, EXPANSION, RELATED, LOOSE, PARTS = 1.0, 0.9, 0.8, 0.7, 0.6, 0.4
 HELD = EXPANSION  # the level from which a word counts as held
 
 
@@ -54,7 +54,7 @@ class Graded:
     def in_part(self, docnum: int) -> list[str]:
         """Return the missing words of which the item holds a looser form (apart, in parts)."""
         return [w.text for w, level in zip(self.words, self.levels[docnum], strict=True)
-                if 0 < level < HELD]  # fmt: skip
+                if 0 < level <= LOOSE]  # fmt: skip
 
 
 def every_word(levels: Sequence[float]) -> bool:
@@ -88,8 +88,9 @@ def idf(doc_frequency: int, doc_count: int) -> float:
 
 def _forms(qword: QueryWord) -> list[tuple[float, list[Word]]]:
     """Return the forms of a word by level, strongest first (parts come one by one)."""
-    forms = [(LITERAL, [qword.word]), (EXPANSION, list(qword.expansions))]
-    return [*forms, (LOOSE, list(qword.loose))]
+    forms = [(LITERAL, [qword.word]), (INSIDE, list(qword.inside))]
+    forms.append((EXPANSION, list(qword.expansions)))
+    return [*forms, (RELATED, list(qword.related)), (LOOSE, list(qword.loose))]
 
 
 def match_words(
@@ -119,6 +120,8 @@ def match_words(
             query = Or([word_query(word) for word in forms])
             queries.append(query)
             docnums = set(searcher.docs_for_query(query))
+            if level == RELATED and not held_docs:
+                level = EXPANSION  # the word itself is in no item: its near words stand for it
             if level >= HELD:
                 held_docs |= docnums
             raise_to(docnums, index, level)

@@ -117,6 +117,30 @@ def synonym_map(groups: list[list[str]]) -> dict[str, list[Word]]:
     return mapping
 
 
+def dictionary_map(groups: list[dict]) -> dict[str, list[Word]]:
+    """Map each trigger of the dictionary's groups to the group's other words the items hold.
+
+    >>> [w.text for w in dictionary_map([{"words": ["高齢者"], "triggers": ["年寄り"]}])["年寄り"]]
+    ['高齢者']
+    """
+    targets: dict[str, Word | None] = {}
+    mapping: dict[str, list[Word]] = {}
+    for group in groups:
+        words = [targets.setdefault(t, analyse_word(clean_query(t))) for t in group["words"]]
+        for trigger in group["triggers"]:
+            key = analysed.key if (analysed := targets.get(trigger)) else _key(trigger)
+            if key is None:
+                continue
+            others = mapping.setdefault(key, [])
+            others += [w for w in words if w and w.key != key and w not in others]
+    return {key: words for key, words in mapping.items() if words}
+
+
+def _key(term: str) -> str | None:
+    word = analyse_word(clean_query(term))
+    return word.key if word else None
+
+
 def clean_query(text: str) -> str:
     """Fold width, drop control characters and cap the length of a query."""
     text = unicodedata.normalize("NFKC", text)

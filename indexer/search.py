@@ -21,6 +21,7 @@ from whoosh.query import And, AndNot, Or, Phrase, Query, Require, Term
 
 from indexer.graded import Graded, rank_key
 from indexer.highlight import exact_spans, highlight
+from indexer.names import Name
 from indexer.query import Word, clean_query
 from indexer.schema import EXACT_FIELD, FACETS
 from indexer.scoring import score_matches
@@ -126,6 +127,8 @@ class SearchResult:
     unsearchable: bool = False  # the query holds nothing to search for (only particles, symbols)
     match: str = "any"  # "all": only items holding every word are listed
     expand: bool = True  # synonyms searched too
+    names: tuple[Name, ...] = ()  # departments, rows, columns named in the query: filters
+    respelled: tuple[tuple[str, str], ...] = ()  # kana typed → the indexed words it reads as
 
     @property
     def pages(self) -> int:
@@ -207,7 +210,11 @@ class Ranking:
         if understood is None:
             return ()
         if understood.graded:
-            pairs = [(w.word, w.expansions) for w in understood.words if w.expansions]
+            pairs = [
+                (w.word, (*w.expansions, *w.related))
+                for w in understood.words
+                if w.expansions or w.related
+            ]
         else:
             pairs = understood.expanded
         return tuple(Expansion(word.text, tuple(o.text for o in others)) for word, others in pairs)
@@ -232,7 +239,7 @@ def highlight_words(words: tuple[QueryWord, ...], loosely: bool) -> list[Word]:
     """Return the forms to mark: as typed and synonyms, and for a partial hit the looser ones."""
     marked: list[Word] = []
     for qword in words:
-        marked += [qword.word, *qword.expansions]
+        marked += [qword.word, *qword.inside, *qword.expansions, *qword.related]
         if loosely:
             marked += [*qword.loose, *qword.parts]
     return marked
@@ -292,6 +299,7 @@ class PolicyIndex:
         per_page: int = 20,
         match: str = "any",
         expand: bool = True,
+        names: bool = True,
     ) -> SearchResult:
         """Rank the items matching `query` within the filters; an empty query lists them all.
 
@@ -299,7 +307,8 @@ class PolicyIndex:
         some (`match="all"` lists only the first); a query with operators is taken literally.
         Values within one facet are OR-ed and facets are AND-ed. Each facet's counts cover the
         whole result set under the *other* facets' filters, so that a count is the total that
-        selecting (or adding) that value would give.
+        selecting (or adding) that value would give. A department, row or column named in the
+        query (福祉部の相談窓口) is applied as that facet's filter, unless `names` is false.
         """
         snapshot = self.current()
         selected = {"department": departments, "category": categories, "column": columns}
@@ -314,7 +323,13 @@ class PolicyIndex:
             raise ValueError(f"match must be one of {', '.join(MATCH_MODES)}, not {match!r}")
         page, per_page = max(1, int(page)), min(max(1, int(per_page)), MAX_PER_PAGE)
 
-        ranking = self._rank(snapshot, query, filters, match == "all", bool(expand))
+        understood = None
+        if clean_query(query).strip():
+            understood = snapshot.understood(query, bool(expand), bool(names))
+            for named in understood.named:
+                if named.value not in filters[named.facet]:
+                    filters[named.facet] += (named.value,)
+        ranking = self._rank(snapshot, understood, filters, match == "all")
         ranked = ranking.matches
         facets = {
             name: self._facet(snapshot, name, ranked, filters, ranking.scores) for name in FACETS
@@ -345,24 +360,28 @@ class PolicyIndex:
             unsearchable=bool(understood and understood.is_empty),
             match=match,
             expand=bool(expand),
+            names=understood.named if understood else (),
+            respelled=understood.respelled if understood else (),
         )
 
     def _rank(
-        self, snapshot: Snapshot, query: str, filters: dict, only_full: bool, expand: bool
+        self, snapshot: Snapshot, understood: Understood | None, filters: dict, only_full: bool
     ) -> Ranking:
         """Return every match (in document order when unscored) and how to rank and show them.
 
         Every match counts for the facets, but only those within the filters are ranked, so
         only those are scored when a filter is set.
         """
-        if not clean_query(query).strip():
+        if understood is None:
             return Ranking(snapshot.in_order, None)
-        understood = snapshot.understood(query, expand)
+        if understood.browses:  # only names: the items of the departments named
+            return Ranking(snapshot.in_order, None, understood)
         if understood.is_empty:
             return Ranking([], {}, understood)
         if understood.graded:
             return self._rank_graded(snapshot, understood, filters, only_full)
-        parsed, whoosh_query = snapshot.analyse(query, expand=expand)
+        parsed = understood.literal
+        whoosh_query = snapshot.whoosh(parsed)
         words = parsed.positive_words
         searcher, excluded = snapshot.searcher, frozenset()
         if isinstance(whoosh_query, AndNot):

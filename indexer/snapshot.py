@@ -21,11 +21,21 @@ from whoosh.query import Query
 from whoosh.searching import Searcher
 
 from indexer.graded import Graded, match_words
-from indexer.query import ParsedQuery, Word, parse_query, synonym_map, to_whoosh
+from indexer.lexicon import Lexicon, build_lexicon
+from indexer.names import NameFinder
+from indexer.query import (
+    ParsedQuery,
+    Word,
+    dictionary_map,
+    parse_query,
+    synonym_map,
+    to_whoosh,
+)
 from indexer.schema import FACETS, SCORED_FIELDS
 from indexer.scoring import InMemoryLengthsBM25F
 from indexer.synonyms import SYNONYMS_FILE
 from indexer.understand import Understood, understand
+from indexer.vocabulary import snapshot_vocabulary
 
 PARSED_CACHE_SIZE = 1024
 GRADED_CACHE_SIZE = 64
@@ -46,9 +56,11 @@ class Snapshot:
     values: dict[str, list[str]]  # every facet's values, in document order
     by_id: dict[str, int]
     synonyms: dict[str, list[Word]]
+    related: dict[str, list[Word]]  # Sudachi's synonym dictionary: trigger → words it leads to
     in_order: list[int] = field(default_factory=list)  # every docnum, in document order
     totals: dict[str, Counter] = field(default_factory=dict)  # facet counts over every item
     link: str | None = None  # what the index link said when it was opened
+    _lexicon: Lexicon | None = None
 
     def __post_init__(self) -> None:
         # Queries come back (the page, then the next page, then a facet): analyse each once, and
@@ -57,14 +69,31 @@ class Snapshot:
         self.analyse: Callable[..., tuple[ParsedQuery, Query]] = lru_cache(
             maxsize=PARSED_CACHE_SIZE
         )(analyse)
-        self.understood: Callable[[str, bool], Understood] = lru_cache(
-            maxsize=PARSED_CACHE_SIZE
-        )(lambda query, expand=True: understand(query, self.synonyms if expand else None))
+        self.whoosh: Callable[[ParsedQuery], Query] = lru_cache(maxsize=PARSED_CACHE_SIZE)(
+            to_whoosh
+        )
+        self.names = NameFinder(self.values)
+        self.understood: Callable[..., Understood] = lru_cache(maxsize=PARSED_CACHE_SIZE)(
+            lambda query, expand=True, names=True: understand(
+                query,
+                self.synonyms if expand else None,
+                self.lexicon,
+                self.names if names else None,
+                self.related if expand else None,
+            )
+        )
         # Which items hold which words: the next page and the facet links ask again.
         self.graded: Callable[[tuple, tuple], Graded] = lru_cache(maxsize=GRADED_CACHE_SIZE)(
             partial(match_words, self.searcher)
         )
         self.stored = lru_cache(maxsize=STORED_CACHE_SIZE)(self.searcher.stored_fields)
+
+
+    def lexicon(self) -> Lexicon:
+        """Return the index's words by reading and its katakana words, built on first use."""
+        if self._lexicon is None:
+            self._lexicon = build_lexicon(snapshot_vocabulary(self))
+        return self._lexicon
 
 
 def analyse_query(
@@ -82,9 +111,18 @@ def read_link(path: Path) -> str | None:
         return None
 
 
-def _read_synonyms(index_dir: str) -> dict[str, list[Word]]:
+def _read_synonyms(index_dir: str) -> tuple[dict[str, list[Word]], dict[str, list[Word]]]:
+    """Return the curated and mined synonyms, and the dictionary's, of an index generation."""
     path = Path(index_dir) / SYNONYMS_FILE
-    return synonym_map(json.loads(path.read_text(encoding="utf-8"))) if path.exists() else {}
+    if not path.exists():
+        return {}, {}
+    data = json.loads(path.read_text(encoding="utf-8"))
+    if isinstance(data, list):  # an index built before the dictionary
+        return synonym_map(data), {}
+    related = dictionary_map(data["dictionary"])
+    for key, words in synonym_map(data.get("related", [])).items():  # curated first
+        related[key] = [*words, *(w for w in related.get(key, []) if w not in words)]
+    return synonym_map(data["groups"]), related
 
 
 def _read_column(reader, name: str) -> list:
@@ -130,6 +168,7 @@ def open_snapshot(index_dir: Path) -> Snapshot:
     values = {name: list(dict.fromkeys(columns[name][d] for d in in_order)) for name in FACETS}
     by_id = {item_id: docnum for docnum, item_id in enumerate(ids)}
     totals = {name: Counter(columns[name]) for name in FACETS}
+    synonyms, related = _read_synonyms(target)
     return Snapshot(
-        target, searcher, columns, values, by_id, _read_synonyms(target), in_order, totals, link
+        target, searcher, columns, values, by_id, synonyms, related, in_order, totals, link
     )

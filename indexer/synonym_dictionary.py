@@ -119,6 +119,12 @@ def relevant_groups(
     >>> [group.id for group in relevant_groups(groups, ["ゴミの減量"])]
     ['1']
     """
+    occurs = occurrence(texts, max_length)
+    return [group for group in groups if any(occurs(word) for word in group.words)]
+
+
+def occurrence(texts: Iterable[str], max_length: int = 12):
+    """Return a function telling whether a (folded) word occurs in the texts."""
     folded = [fold(text) for text in texts]
     substrings = {
         text[start : start + length]
@@ -131,4 +137,23 @@ def relevant_groups(
     def occurs(word: str) -> bool:
         return word in substrings if len(word) <= max_length else word in joined
 
-    return [group for group in groups if any(occurs(word) for word in group.words)]
+    return occurs
+
+
+def corpus_groups(groups: Iterable[SynonymGroup], texts: Iterable[str]) -> list[SynonymGroup]:
+    """Narrow each group's targets to the words the texts hold; keep the groups with a target.
+
+    The triggers stay whole: 年寄り, which the documents never write, still leads to 高齢者.
+
+    >>> groups = [SynonymGroup("1", ("高齢者", "年寄り"), ("高齢者", "年寄り"))]
+    >>> corpus_groups(groups, ["高齢者の健康"])[0].words
+    ('高齢者',)
+    """
+    occurs = occurrence(texts)
+    narrowed = []
+    for group in groups:
+        present = tuple(word for word in group.words if occurs(word))
+        # Worth keeping when some trigger leads to a present word other than itself.
+        if any(target != trigger for trigger in group.triggers for target in present):
+            narrowed.append(SynonymGroup(group.id, present, group.triggers))
+    return narrowed

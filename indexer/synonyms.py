@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from indexer.corpus import CorpusError, PolicyItem
+from indexer.synonym_dictionary import corpus_groups, load_dictionary, relevant_groups
 
 CURATED = "synonyms.toml"
 SYNONYMS_FILE = "synonyms.json"  # written into each index generation by the build
@@ -35,22 +36,45 @@ def mine_abbreviations(texts: Iterable[str]) -> list[list[str]]:
     return [list(pair) for pair in pairs]
 
 
-def read_curated(corpus_dir: Path | str) -> list[list[str]]:
-    """Return the curated synonym groups of the corpus (none when the file is absent)."""
+def read_curated(corpus_dir: Path | str, key: str = "groups") -> list[list[str]]:
+    """Return the curated synonym groups of the corpus (none when the file is absent).
+
+    `key` is ``groups`` (words meaning the same) or ``related`` (near concepts).
+    """
     path = Path(corpus_dir) / CURATED
     if not path.exists():
         return []
     try:
-        groups = tomllib.loads(path.read_text(encoding="utf-8")).get("groups", [])
+        groups = tomllib.loads(path.read_text(encoding="utf-8")).get(key, [])
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
         raise CorpusError(path, None, f"not a valid TOML synonym list ({error})") from None
-    if not all(
+    if not isinstance(groups, list) or not all(
         isinstance(g, list) and len(g) >= 2 and all(isinstance(w, str) for w in g) for g in groups
-    ):  # noqa: E501
-        raise CorpusError(path, None, "groups must be lists of two or more words")
+    ):
+        raise CorpusError(path, None, f"{key} must be lists of two or more words")
     return groups
 
 
 def synonym_groups(corpus_dir: Path | str, items: list[PolicyItem]) -> list[list[str]]:
     """Return the mined and the curated groups together."""
     return mine_abbreviations(item.text for item in items) + read_curated(corpus_dir)
+
+
+def dictionary_groups(items: list[PolicyItem], path: Path | None = None) -> list[dict]:
+    """Return the groups of Sudachi's synonym dictionary that lead to words of the items.
+
+    Each is ``{"words": [targets the items hold], "triggers": [words that expand]}``; a missing
+    or damaged dictionary raises `DictionaryError`.
+    """
+    texts = [item.text for item in items]
+    groups = corpus_groups(relevant_groups(load_dictionary(path), texts), texts)
+    return [{"words": list(g.words), "triggers": list(g.triggers)} for g in groups]
+
+
+def synonym_file(corpus_dir: Path | str, items: list[PolicyItem]) -> dict:
+    """Return what the build writes to SYNONYMS_FILE: curated and mined groups, the dictionary's."""
+    return {
+        "groups": synonym_groups(corpus_dir, items),
+        "related": read_curated(corpus_dir, "related"),
+        "dictionary": dictionary_groups(items),
+    }

@@ -17,14 +17,18 @@ The page and the API show the outcome: the words used, their expansions, the wor
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import combinations
 
 from indexer.analysis import DROPPED_POS, GAP, exact_units, normalize, sudachi_units
 from indexer.dictionary import sudachi_tokenizer
+from indexer.lexicon import KANA_RUN, KATAKANA_OR_LATIN, Lexicon
+from indexer.names import Name, NameFinder
 from indexer.query import HIRAGANA, PIECE, ParsedQuery, Word, analyse_word, clean_query, parse_query
 
 MAX_WORDS = 8
+MAX_RELATED = 8  # of the dictionary's words for one query word: a group can hold dozens
 MAX_LOOSE_UNITS = 5  # a longer compound gets no particle-apart forms (they grow as 2**n)
 # Units that may stand in a run of content: nouns, adjectival nouns, prefixes and suffixes, and
 # symbols inside a word (ワーク・ライフ・バランス); anything else ends the run.
@@ -44,7 +48,9 @@ class QueryWord:
     """One content word of a query and the other forms that find it, weaker each."""
 
     word: Word
+    inside: tuple[Word, ...] = ()  # longer katakana/Latin words holding it (サブスク → …リプション)
     expansions: tuple[Word, ...] = ()  # synonyms: the same thing in other words
+    related: tuple[Word, ...] = ()  # Sudachi's synonym dictionary: near words (年寄り → 高齢者)
     loose: tuple[Word, ...] = ()  # its short units a particle apart
     parts: tuple[Word, ...] = ()  # a compound's content parts, one by one
 
@@ -63,6 +69,8 @@ class Understood:
     dropped: tuple[str, ...] = ()  # content words past MAX_WORDS, not searched
     expanded: tuple[tuple[Word, tuple[Word, ...]], ...] = ()  # a literal parse's synonyms
     phrases: tuple[tuple[str, ...], ...] = ()  # each sentence as typed, in exact units
+    named: tuple[Name, ...] = ()  # departments, rows and columns named: filters, not words
+    respelled: tuple[tuple[str, str], ...] = ()  # kana typed → the indexed words it reads as
 
     @property
     def graded(self) -> bool:
@@ -71,7 +79,14 @@ class Understood:
     @property
     def is_empty(self) -> bool:
         """Tell that the query holds nothing to search for (only particles or symbols)."""
-        return not self.words if self.literal is None else self.literal.is_empty
+        if self.literal is not None:
+            return self.literal.is_empty
+        return not self.words and not self.named
+
+    @property
+    def browses(self) -> bool:
+        """Tell that the query only names departments, rows or columns: list their items."""
+        return self.literal is None and not self.words and bool(self.named)
 
 
 def has_operators(text: str) -> bool:
@@ -214,13 +229,31 @@ def compound_parts(word: Word) -> tuple[Word, ...]:
     return tuple(parts)
 
 
+def inside_forms(word: Word, lexicon: Callable[[], Lexicon] | None) -> tuple[Word, ...]:
+    """Return the longer katakana or Latin words of the index holding a katakana/Latin word."""
+    if lexicon is None or word.exact or not KATAKANA_OR_LATIN.match(word.key):
+        return ()
+    found = (analyse_word(longer) for longer in lexicon().inside(word.text))
+    return tuple(w for w in found if w is not None and w.key != word.key)
+
+
 def expand(word: Word, synonyms: dict[str, list[Word]] | None) -> tuple[Word, ...]:
     """Return the synonym list's other words for `word`."""
     return tuple((synonyms or {}).get(word.key, ()))
 
 
-def understand(text: str, synonyms: dict[str, list[Word]] | None = None) -> Understood:
+def understand(
+    text: str,
+    synonyms: dict[str, list[Word]] | None = None,
+    lexicon: Callable[[], Lexicon] | None = None,
+    names: NameFinder | None = None,
+    related: dict[str, list[Word]] | None = None,
+) -> Understood:
     """Understand a query: literally when it uses operators, else as graded content words.
+
+    :param lexicon: gives the index's words by reading and its katakana words (built lazily)
+    :param names: recognises the departments, rows and columns named in the query
+    :param related: Sudachi's synonym dictionary, trigger → words (at most MAX_RELATED used)
 
     >>> understood = understand("介護予防の取り組み")
     >>> [w.text for w in understood.words], understood.graded
@@ -236,13 +269,25 @@ def understand(text: str, synonyms: dict[str, list[Word]] | None = None) -> Unde
         )
     words: list[Word] = []
     phrases: list[tuple[str, ...]] = []
+    named: list[Name] = []
+    respelled: list[tuple[str, str]] = []
     for match in PIECE.finditer(cleaned):
         piece = match.group(2) or match.group(1) or ""
         if piece in OPERATOR_WORDS or not piece.strip():
             continue
+        if names and (name := names.piece(piece)):
+            named.append(name)
+            continue
+        if lexicon and KANA_RUN.search(piece):
+            spelled = lexicon().respell(piece)
+            if spelled != piece:
+                respelled.append((piece, spelled))
+                piece = spelled
         found, span = piece_words(piece)
         for word in found:
-            if word.key not in {w.key for w in words}:
+            if names and (name := names.run(word.text)):
+                named.append(name)
+            elif word.key not in {w.key for w in words}:
                 words.append(word)
         if span:
             phrases.append(exact_units(span))
@@ -250,11 +295,22 @@ def understand(text: str, synonyms: dict[str, list[Word]] | None = None) -> Unde
     return Understood(
         cleaned,
         tuple(
-            QueryWord(word, expand(word, synonyms), loose_forms(word), compound_parts(word))
+            QueryWord(
+                word,
+                inside_forms(word, lexicon),
+                expand(word, synonyms),
+                tuple(w for w in expand(word, related) if w not in expand(word, synonyms))[
+                    :MAX_RELATED
+                ],
+                loose_forms(word),
+                compound_parts(word),
+            )
             for word in kept
         ),
         dropped=dropped,
         phrases=tuple(phrases[:MAX_WORDS]),
+        named=tuple(dict.fromkeys(named)),
+        respelled=tuple(respelled),
     )
 
 

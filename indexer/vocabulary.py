@@ -200,7 +200,11 @@ def index_vocabulary(index) -> Vocabulary:
     It is kept by the generation's directory, which a rebuild never reuses, so that every
     `PolicyIndex` open on the same generation shares it and a rebuild gets a new one.
     """
-    snapshot = index.current()
+    return snapshot_vocabulary(index.current())
+
+
+def snapshot_vocabulary(snapshot) -> Vocabulary:
+    """Return the vocabulary of an open index snapshot (indexer.snapshot), built on first use."""
     vocabulary = _cache.get(snapshot.target)
     if vocabulary is None:
         with _cache_lock:
