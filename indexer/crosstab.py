@@ -33,6 +33,7 @@ def department_by_category(
     columns: tuple[str, ...] | list[str] = (),
     match: str = "any",
     expand: bool = True,
+    names: bool = True,
 ) -> Crosstab:
     """Count the items `query` finds (within `columns`) in each department and category.
 
@@ -45,7 +46,13 @@ def department_by_category(
     counts = {}
     for category in categories:
         result = index.search(
-            query, categories=[category], columns=columns, per_page=1, match=match, expand=expand
+            query,
+            categories=[category],
+            columns=columns,
+            per_page=1,
+            match=match,
+            expand=expand,
+            names=names,
         )
         for value in result.facets["department"]:
             counts[(value.value, category)] = value.count

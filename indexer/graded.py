@@ -26,7 +26,7 @@ from indexer.query import Word, word_query
 from indexer.schema import EXACT_FIELD
 from indexer.understand import QueryWord
 
-LITERAL, INSIDE, EXPANSION, RELATED, LOOSE, PARTS = 1.0, 0.9, 0.8, 0.7, 0.6, 0.4
+LITERAL, INSIDE, EXPANSION, RELATED, NEAR, LOOSE, PARTS = 1.0, 0.9, 0.8, 0.7, 0.65, 0.6, 0.4
 HELD = EXPANSION  # the level from which a word counts as held
 
 
@@ -90,7 +90,8 @@ def _forms(qword: QueryWord) -> list[tuple[float, list[Word]]]:
     """Return the forms of a word by level, strongest first (parts come one by one)."""
     forms = [(LITERAL, [qword.word]), (INSIDE, list(qword.inside))]
     forms.append((EXPANSION, list(qword.expansions)))
-    return [*forms, (RELATED, list(qword.related)), (LOOSE, list(qword.loose))]
+    forms += [(RELATED, list(qword.related)), (NEAR, list(qword.near))]
+    return [*forms, (LOOSE, list(qword.loose))]
 
 
 def match_words(
@@ -120,8 +121,9 @@ def match_words(
             query = Or([word_query(word) for word in forms])
             queries.append(query)
             docnums = set(searcher.docs_for_query(query))
-            if level == RELATED and not held_docs:
-                level = EXPANSION  # the word itself is in no item: its near words stand for it
+            if level in (RELATED, NEAR) and not held_docs:
+                # The word is in no item: its nearest words that are stand for it.
+                level = EXPANSION
             if level >= HELD:
                 held_docs |= docnums
             raise_to(docnums, index, level)

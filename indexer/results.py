@@ -25,6 +25,7 @@ def all_hits(
     columns: Sequence[str] = (),
     match: str = "any",
     expand: bool = True,
+    names: bool = True,
 ) -> AllHits:
     """Return every hit of a search in rank order, reading it page by page.
 
@@ -42,6 +43,7 @@ def all_hits(
             per_page=MAX_PER_PAGE,
             match=match,
             expand=expand,
+            names=names,
         )
         hits += result.hits
         if len(hits) >= result.total or not result.hits:

@@ -211,9 +211,9 @@ class Ranking:
             return ()
         if understood.graded:
             pairs = [
-                (w.word, (*w.expansions, *w.related))
+                (w.word, (*w.expansions, *w.related, *w.near))
                 for w in understood.words
-                if w.expansions or w.related
+                if w.expansions or w.related or w.near
             ]
         else:
             pairs = understood.expanded
@@ -239,7 +239,7 @@ def highlight_words(words: tuple[QueryWord, ...], loosely: bool) -> list[Word]:
     """Return the forms to mark: as typed and synonyms, and for a partial hit the looser ones."""
     marked: list[Word] = []
     for qword in words:
-        marked += [qword.word, *qword.inside, *qword.expansions, *qword.related]
+        marked += [qword.word, *qword.inside, *qword.expansions, *qword.related, *qword.near]
         if loosely:
             marked += [*qword.loose, *qword.parts]
     return marked

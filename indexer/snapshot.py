@@ -57,6 +57,7 @@ class Snapshot:
     by_id: dict[str, int]
     synonyms: dict[str, list[Word]]
     related: dict[str, list[Word]]  # Sudachi's synonym dictionary: trigger → words it leads to
+    near: dict[str, list[Word]]  # the corpus's curated near concepts
     in_order: list[int] = field(default_factory=list)  # every docnum, in document order
     totals: dict[str, Counter] = field(default_factory=dict)  # facet counts over every item
     link: str | None = None  # what the index link said when it was opened
@@ -80,6 +81,7 @@ class Snapshot:
                 self.lexicon,
                 self.names if names else None,
                 self.related if expand else None,
+                self.near if expand else None,
             )
         )
         # Which items hold which words: the next page and the facet links ask again.
@@ -111,18 +113,22 @@ def read_link(path: Path) -> str | None:
         return None
 
 
-def _read_synonyms(index_dir: str) -> tuple[dict[str, list[Word]], dict[str, list[Word]]]:
-    """Return the curated and mined synonyms, and the dictionary's, of an index generation."""
+def _read_synonyms(index_dir: str) -> tuple[dict, dict, dict]:
+    """Return an index generation's synonyms: curated and mined, the dictionary's, near concepts.
+
+    Each maps a word's key to `Word`s.
+    """
     path = Path(index_dir) / SYNONYMS_FILE
     if not path.exists():
-        return {}, {}
+        return {}, {}, {}
     data = json.loads(path.read_text(encoding="utf-8"))
     if isinstance(data, list):  # an index built before the dictionary
-        return synonym_map(data), {}
-    related = dictionary_map(data["dictionary"])
-    for key, words in synonym_map(data.get("related", [])).items():  # curated first
-        related[key] = [*words, *(w for w in related.get(key, []) if w not in words)]
-    return synonym_map(data["groups"]), related
+        return synonym_map(data), {}, {}
+    return (
+        synonym_map(data["groups"]),
+        dictionary_map(data["dictionary"]),
+        synonym_map(data.get("related", [])),
+    )
 
 
 def _read_column(reader, name: str) -> list:
@@ -168,7 +174,7 @@ def open_snapshot(index_dir: Path) -> Snapshot:
     values = {name: list(dict.fromkeys(columns[name][d] for d in in_order)) for name in FACETS}
     by_id = {item_id: docnum for docnum, item_id in enumerate(ids)}
     totals = {name: Counter(columns[name]) for name in FACETS}
-    synonyms, related = _read_synonyms(target)
+    synonyms, related, near = _read_synonyms(target)
     return Snapshot(
-        target, searcher, columns, values, by_id, synonyms, related, in_order, totals, link
+        target, searcher, columns, values, by_id, synonyms, related, near, in_order, totals, link
     )

@@ -36,7 +36,10 @@ CONTENT_POS = frozenset({"名詞", "形状詞", "接頭辞", "接尾辞"})
 JOINING_SYMBOLS = frozenset({"一般"})  # 補助記号 subtypes that do not end a run: ・, ー, -
 # Nouns that carry no topic on their own (こと, もの, ため, よう, ところ, ほう, 等): a run of only
 # these is no content word. Sudachi's normalized forms.
-FORMAL_NOUNS = frozenset({"事", "物", "為", "様", "所", "方", "時", "中", "等", "際", "上"})
+FORMAL_NOUNS = frozenset(
+    {"事", "物", "為", "様", "所", "方", "時", "中", "等", "際", "上",
+     "こと", "もの", "ため", "よう", "ところ", "ほう", "とき"}
+)  # fmt: skip
 PART_POS = frozenset({"名詞", "形状詞"})
 OPERATOR_WORDS = frozenset({"OR", "|", "AND", "&", "+", "NOT"})
 NEGATED = re.compile(r"^-+\S")
@@ -51,6 +54,7 @@ class QueryWord:
     inside: tuple[Word, ...] = ()  # longer katakana/Latin words holding it (サブスク → …リプション)
     expansions: tuple[Word, ...] = ()  # synonyms: the same thing in other words
     related: tuple[Word, ...] = ()  # Sudachi's synonym dictionary: near words (年寄り → 高齢者)
+    near: tuple[Word, ...] = ()  # the corpus's curated near concepts (温室効果ガス → 脱炭素)
     loose: tuple[Word, ...] = ()  # its short units a particle apart
     parts: tuple[Word, ...] = ()  # a compound's content parts, one by one
 
@@ -248,12 +252,14 @@ def understand(
     lexicon: Callable[[], Lexicon] | None = None,
     names: NameFinder | None = None,
     related: dict[str, list[Word]] | None = None,
+    near: dict[str, list[Word]] | None = None,
 ) -> Understood:
     """Understand a query: literally when it uses operators, else as graded content words.
 
     :param lexicon: gives the index's words by reading and its katakana words (built lazily)
     :param names: recognises the departments, rows and columns named in the query
     :param related: Sudachi's synonym dictionary, trigger → words (at most MAX_RELATED used)
+    :param near: the corpus's curated near concepts, word → words
 
     >>> understood = understand("介護予防の取り組み")
     >>> [w.text for w in understood.words], understood.graded
@@ -300,6 +306,9 @@ def understand(
                 inside_forms(word, lexicon),
                 expand(word, synonyms),
                 tuple(w for w in expand(word, related) if w not in expand(word, synonyms))[
+                    :MAX_RELATED
+                ],
+                tuple(w for w in expand(word, near) if w not in expand(word, related))[
                     :MAX_RELATED
                 ],
                 loose_forms(word),

@@ -69,6 +69,7 @@ def search() -> Response | tuple[Response, int]:
         per_page = whole_number(args, "per_page", 20, MAX_PER_PAGE)
         match = choice(args, "match", MATCH_VALUES)
         expand = choice(args, "expand", EXPAND_VALUES) == "on"
+        names = choice(args, "names", EXPAND_VALUES) == "on"
     except BadParameter as error:
         return bad_request(str(error))
     try:
@@ -81,6 +82,7 @@ def search() -> Response | tuple[Response, int]:
             per_page=per_page,
             match=match,
             expand=expand,
+            names=names,
         )
     except UnknownFilter as error:
         values = ", ".join(error.values)
@@ -99,7 +101,11 @@ def as_json(result: SearchResult) -> dict:
         "total": result.total,
         "total_all": result.total_all,
         "words": list(result.words),
-        "expansions": [{"word": e.word, "with": list(e.with_)} for e in result.expansions],
+        "expansions": [
+            *({"word": typed, "with": [spelled]} for typed, spelled in result.respelled),
+            *({"word": e.word, "with": list(e.with_)} for e in result.expansions),
+        ],
+        "names": [{"facet": n.facet, "value": n.value, "text": n.text} for n in result.names],
         "dropped": list(result.dropped),
         "unsearchable": result.unsearchable,
         "match": result.match,

@@ -43,6 +43,7 @@ def exported(state: SearchState) -> AllHits:
         columns=state.selected("column"),
         match=state.match,
         expand=state.expand,
+        names=state.names,
     )
 
 

@@ -34,6 +34,7 @@ class SearchState:
     truncated: bool = False  # the query asked for was longer than the search reads
     match: str = "any"  # "all": only the items holding every word
     expand: bool = True  # search the synonyms of the words too
+    names: bool = True  # a department, row or column named in the query is a filter
 
     @classmethod
     def from_pairs(cls, pairs: Iterable[tuple[str, str]]) -> SearchState:
@@ -43,7 +44,7 @@ class SearchState:
         loses its control characters (NUL and the like), which no search needs.
         """
         query, page, filters = "", 1, {name: [] for name in FACETS}
-        match, expand = "any", True
+        match, expand, names = "any", True, True
         by_param = {param: name for name, param in PARAMS.items()}
         for key, value in pairs:
             if key == "q" and not query:
@@ -54,6 +55,8 @@ class SearchState:
                 match = "all" if value == "all" else "any"
             elif key == "expand":
                 expand = value != "off"
+            elif key == "names":
+                names = value != "off"
             elif key in by_param and value and value not in filters[by_param[key]]:
                 filters[by_param[key]].append(value)
         return cls(
@@ -63,6 +66,7 @@ class SearchState:
             truncated=len(query) > MAX_QUERY_CHARS,
             match=match,
             expand=expand,
+            names=names,
         )
 
     @classmethod
@@ -115,9 +119,12 @@ class SearchState:
     def option_pairs(self) -> list[tuple[str, str]]:
         """Return the URL parameters of the matching options that differ from the defaults."""
         pairs = [("match", "all")] if self.match == "all" else []
-        return pairs + ([("expand", "off")] if not self.expand else [])
+        pairs += [("expand", "off")] if not self.expand else []
+        return pairs + ([("names", "off")] if not self.names else [])
 
-    def with_options(self, match: str | None = None, expand: bool | None = None) -> SearchState:
+    def with_options(
+        self, match: str | None = None, expand: bool | None = None, names: bool | None = None
+    ) -> SearchState:
         """Return the state with other matching options, back on page 1.
 
         >>> SearchState("防災 DX").with_options(match="all").pairs()
@@ -127,8 +134,17 @@ class SearchState:
             self,
             match=self.match if match is None else match,
             expand=self.expand if expand is None else expand,
+            names=self.names if names is None else names,
             page=1,
         )
+
+    def without_name(self, text: str) -> SearchState:
+        """Return the state with a name taken out of the query, back on page 1.
+
+        >>> SearchState("福祉部の相談窓口").without_name("福祉部").query
+        'の相談窓口'
+        """
+        return replace(self, query=" ".join(self.query.replace(text, " ", 1).split()), page=1)
 
     def pairs(self) -> list[tuple[str, str]]:
         """Return the URL parameters of this state, leaving out empty ones and page 1."""
@@ -181,17 +197,32 @@ class Chip:
     label: str
     value: str
     remove_url: str
+    as_text_url: str | None = None  # a name taken from the query: search it as words instead
+    typed: str = ""  # the name as typed in the query
 
 
 def facet_groups(result: SearchResult, state: SearchState, base: str) -> list[FacetGroup]:
-    """Return each facet's values with counts and the link that toggles each one."""
+    """Return each facet's values with counts and the link that toggles each one.
+
+    A value the query names (福祉部の相談窓口) is selected; its link takes the name out.
+    """
+    named = {(n.facet, n.value): n.text for n in result.names}
     return [
         FacetGroup(
             name,
             LABELS[name],
             PARAMS[name],
             [
-                FacetLink(f.value, f.count, f.selected, state.toggled(name, f.value).url(base))
+                FacetLink(
+                    f.value,
+                    f.count,
+                    f.selected,
+                    (
+                        state.without_name(named[(name, f.value)])
+                        if (name, f.value) in named and f.value not in state.selected(name)
+                        else state.toggled(name, f.value)
+                    ).url(base),
+                )
                 for f in result.facets[name]
             ],
         )
@@ -199,13 +230,25 @@ def facet_groups(result: SearchResult, state: SearchState, base: str) -> list[Fa
     ]
 
 
-def active_filters(state: SearchState, base: str) -> list[Chip]:
-    """Return a removable chip for every selected filter value."""
-    return [
+def active_filters(state: SearchState, base: str, result: SearchResult | None = None) -> list[Chip]:
+    """Return a removable chip for every selected filter value and every name in the query."""
+    chips = [
         Chip(LABELS[name], value, state.toggled(name, value).url(base))
         for name in FACETS
         for value in state.selected(name)
     ]
+    for named in result.names if result else ():
+        if named.value not in state.selected(named.facet):
+            chips.append(
+                Chip(
+                    LABELS[named.facet],
+                    named.value,
+                    state.without_name(named.text).url(base),
+                    as_text_url=state.with_options(names=False).url(base),
+                    typed=named.text,
+                )
+            )
+    return chips
 
 
 @dataclass(frozen=True)
@@ -283,6 +326,7 @@ class MatchOptions:
 
     words: tuple[str, ...]
     expansions: list[tuple[str, str]]  # (word, its synonyms joined for reading)
+    respelled: tuple[tuple[str, str], ...]  # kana typed → the indexed words searched
     only_full_url: str | None  # list only the items holding every word
     any_url: str | None  # back from that to every item holding some word
     without_expansions_url: str | None
@@ -295,6 +339,7 @@ def match_options(result: SearchResult, state: SearchState, base: str) -> MatchO
     return MatchOptions(
         words=result.words,
         expansions=[(e.word, "、".join(e.with_)) for e in result.expansions],
+        respelled=result.respelled,
         only_full_url=state.with_options(match="all").url(base) if partial else None,
         any_url=state.with_options(match="any").url(base) if state.match == "all" else None,
         without_expansions_url=(

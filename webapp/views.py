@@ -63,7 +63,16 @@ def run_search(index: PolicyIndex, state: SearchState) -> SearchResult:
         per_page=current_app.config["PER_PAGE"],
         match=state.match,
         expand=state.expand,
+        names=state.names,
     )
+
+
+def cleared(state: SearchState, result: SearchResult) -> SearchState:
+    """Return the state without its filters and without the names its query applied."""
+    state = state.without_filters()
+    for name in result.names:
+        state = state.without_name(name.text)
+    return state
 
 
 def search() -> str:
@@ -102,10 +111,12 @@ def search() -> str:
     matrix = None
     if result.total:
         crosstab = department_by_category(
-            index, state.query, state.selected("column"), state.match, state.expand
+            index, state.query, state.selected("column"), state.match, state.expand, state.names
         )
         matrix = department_matrix(crosstab, state, base)
-    everything = SearchState(state.query, state.filters, match=state.match, expand=state.expand)
+    everything = SearchState(
+        state.query, state.filters, match=state.match, expand=state.expand, names=state.names
+    )
     hits = [(hit, url_for("views.item", item_id=hit.id, back=back)) for hit in result.hits]
     pages = pagination(result, state, base)
     return render_template(
@@ -115,8 +126,8 @@ def search() -> str:
         sections=hit_sections(result, hits, pages.first),
         options=match_options(result, state, base),
         facets=facet_groups(result, state, base),
-        chips=active_filters(state, base),
-        clear_url=state.without_filters().url(base),
+        chips=active_filters(state, base, result),
+        clear_url=cleared(state, result).url(base),
         pages=pages,
         notices=notices,
         unfiltered=unfiltered,

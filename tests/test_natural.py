@@ -1,0 +1,285 @@
+"""Queries as people type them: sentences, several words, names, kana, parts, other words.
+
+The issues' tables are checked row by row, through the search function, the JSON API and the
+page; each step of understanding a query and each ranking rule has its own test.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlencode
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from indexer.graded import RULES, coverage, every_word
+from indexer.names import NameFinder, aliases
+from indexer.understand import MAX_WORDS, content_runs, has_operators, understand
+from webapp import create_app
+
+
+@pytest.fixture(scope="module")
+def client(seed_index_dir):
+    return create_app({"TESTING": True, "INDEX_DIR": str(seed_index_dir)}).test_client()
+
+
+def api(client, status: int = 200, **args) -> dict:
+    response = client.get("/api/search?" + urlencode(args, doseq=True))
+    assert response.status_code == status, response.data[:300]
+    return response.get_json()
+
+
+def page(client, **args) -> str:
+    response = client.get("/search?" + urlencode(args, doseq=True))
+    assert response.status_code == 200
+    return response.get_data(as_text=True)
+
+
+def texts(result) -> list[str]:
+    return [hit.text for hit in result.hits]
+
+
+# Understanding: each step of the pipeline
+
+
+def test_a_sentence_is_split_into_its_content_words():
+    assert content_runs("介護予防の取り組み") == ["介護予防", "取り組み"]
+    assert content_runs("ひきこもりの相談はどこ？") == ["ひきこもり", "相談"]
+    assert content_runs("公共交通をよくしたい") == ["公共交通"]
+    assert content_runs("ワーク・ライフ・バランスの推進") == ["ワーク・ライフ・バランス", "推進"]
+    assert content_runs("防災のためにできること") == ["防災"]  # ため, こと carry no topic
+    assert content_runs("人材育成") == ["人材育成"]  # a compound stays one word
+
+
+def test_operators_are_taken_literally_and_alone_are_nothing():
+    assert has_operators("防災 OR 防犯") and has_operators('"人材育成"')
+    assert has_operators("DX -推進")
+    for text in ("OR", "-", '""', "のにを", "？？", "。、", "😀", "\x00\x07"):
+        understood = understand(text)
+        assert understood.is_empty, text
+
+
+def test_long_paragraphs_keep_their_first_words_and_say_which_were_dropped():
+    words = ["防災", "子育て", "介護", "環境", "文化", "産業", "道路", "公園", "選挙", "監査"]
+    understood = understand(("、".join(words) + "。") * 10)
+    assert [w.text for w in understood.words] == words[:MAX_WORDS]
+    assert understood.dropped == ("選挙", "監査")
+
+
+def test_names_are_recognised_with_the_forms_people_type():
+    finder = NameFinder(
+        {"department": ["教育委員会事務局", "区議会事務局", "福祉部"], "column": ["重点目標"]}
+    )
+    assert aliases("教育委員会事務局") == {"教育委員会事務局", "教育委員会"}
+    assert finder.piece("議会事務局").value == "区議会事務局"
+    assert finder.run("福祉部").value == "福祉部"
+    assert finder.piece("重点目標").facet == "column"
+    assert finder.run("重点目標") is None  # a row or column only as a word of its own
+    assert finder.piece("福祉") is None
+
+
+# Graded ranking: the rules, in order
+
+
+def test_the_rules_are_one_visible_list():
+    assert [name for name, _ in RULES] == ["every_word", "as_typed", "coverage", "relevance"]
+    assert every_word([1.0, 0.8]) and not every_word([1.0, 0.6])
+    assert coverage([1.0, 0.0], [4.0, 1.0]) > coverage([0.0, 1.0], [4.0, 1.0])
+
+
+def test_items_with_every_word_come_first_then_the_rest_by_coverage(policy_index):
+    result = policy_index.search("介護予防の取り組み", per_page=100)
+    assert result.graded and result.words == ("介護予防", "取り組み")
+    matched = [hit.matched for hit in result.hits]
+    assert matched == sorted(matched)  # "all" before "partial"
+    assert result.total_all == matched.count("all") >= 1
+    assert all("介護予防" in hit.text for hit in result.hits[: result.total_all])
+    # A rare word weighs more than a generic one: 介護 or 予防 items before 取組-only items.
+    partial = [hit for hit in result.hits if hit.matched == "partial"]
+    generic = [i for i, h in enumerate(partial) if h.missing == ["介護予防"] and not h.in_part]
+    assert generic and all("介護" in h.text or "予防" in h.text for h in partial[: generic[0]])
+    for hit in partial:
+        assert hit.missing and set(hit.missing) <= {"介護予防", "取り組み"}
+        assert set(hit.in_part) <= set(hit.missing)
+
+
+def test_a_compound_finds_its_parts_a_particle_apart_below_the_compound(policy_index, seed_items):
+    result = policy_index.search("人材育成", per_page=100)
+    full = [hit.text for hit in result.hits if hit.matched == "all"]
+    assert full and all("人材育成" in text for text in full)
+    apart = [hit for hit in result.hits if "人材の育成" in hit.text and "人材育成" not in hit.text]
+    assert apart and all(hit.matched == "partial" and hit.in_part == ["人材育成"] for hit in apart)
+    assert "<mark>人材の育成</mark>" in apart[0].highlight
+
+
+def test_match_all_lists_only_the_full_matches_and_counts_agree(policy_index):
+    every = policy_index.search("介護予防の取り組み", match="all", per_page=100)
+    assert every.total == every.total_all == len(every.hits) == 1
+    assert not every.graded
+    graded = policy_index.search("介護予防の取り組み")
+    assert sum(f.count for f in graded.facets["department"]) == graded.total
+    assert sum(f.count for f in every.facets["department"]) == every.total
+
+
+def test_a_query_of_plain_words_never_comes_back_empty_while_an_item_holds_one(policy_index):
+    assert policy_index.search("存在しない言葉 防災").total == 16
+    assert policy_index.search("存在しない言葉 -防災").total == 0  # operators: literally
+
+
+# The issues' tables, row by row
+
+
+@pytest.mark.parametrize(
+    ("typed", "first"),
+    [
+        ("介護予防の取り組み", "介護予防"),
+        ("学校の働き方改革について", "学校における働き方改革推進プラン"),
+        ("ひきこもりの相談はどこ？", "ひきこもり相談窓口"),
+        ("特殊詐欺を防ぐには", "特殊詐欺対策の推進"),
+        ("公共交通をよくしたい", "公共交通サービス"),
+        ("保育士 負担", "保育士がより保育に注力できる環境"),
+    ],
+)
+def test_part_one_queries_find_what_a_person_expects_first(policy_index, typed, first):
+    result = policy_index.search(typed)
+    assert first in result.hits[0].text, (typed, texts(result)[:3])
+
+
+def test_ひきこもり_is_counted_per_department(policy_index):
+    result = policy_index.search("ひきこもりの相談はどこ？")
+    counts = {f.value: f.count for f in result.facets["department"] if f.count}
+    assert counts["福祉部"] >= 2 and sum(counts.values()) == result.total
+
+
+@pytest.mark.parametrize(
+    ("typed", "found"),
+    [
+        ("年寄り", "高齢者"),
+        ("老人", "高齢者"),
+        ("ゴミ", "ごみ"),
+        ("温室効果ガス", ("脱炭素", "温暖化", "省エネ", "ゼロカーボン")),
+        ("こうきょうこうつう", "公共交通"),
+        ("公共こうつう", "公共交通"),
+        ("特殊さぎ", "特殊詐欺"),
+        ("サブスク", "サブスクリプション"),
+        ("ケアラー", "ヤングケアラー"),
+        ("フリッジ", "コミュニティフリッジ"),
+        ("ネウボ", "ネウボラ"),
+    ],
+)
+def test_other_words_for_the_same_thing(policy_index, typed, found):
+    result = policy_index.search(typed)
+    assert result.total_all > 0, typed
+    full = [hit for hit in result.hits if hit.matched == "all"]
+    found = (found,) if isinstance(found, str) else found
+    assert all(any(f in hit.text for f in found) for hit in full[:3]), (typed, texts(result)[:3])
+    assert any(f"<mark>{f}" in hit.highlight for hit in full for f in found)
+
+
+def test_kanji_keep_their_boundaries(policy_index):
+    assert all("京都" in h.text.replace("東京都", "") for h in policy_index.search("京都").hits)
+
+
+@pytest.mark.parametrize(
+    ("typed", "facet", "value", "about"),
+    [
+        ("都市整備部 交通", "department", "都市整備部", "交通"),
+        ("福祉部の相談窓口", "department", "福祉部", "窓口"),
+        ("重点目標 防災", "column", "重点目標", "防災"),
+    ],
+)
+def test_a_name_in_the_query_is_a_filter(policy_index, typed, facet, value, about):
+    result = policy_index.search(typed)
+    assert [(n.facet, n.value) for n in result.names] == [(facet, value)]
+    assert result.total > 0 and all(getattr(h, facet) == value for h in result.hits)
+    assert about in result.hits[0].text
+    plain = policy_index.search(typed, names=False)  # the name searched as words instead
+    assert not plain.names
+
+
+def test_a_query_of_only_a_name_browses_the_department(policy_index):
+    result = policy_index.search("会計管理室", per_page=100)
+    assert result.total == 18 and {h.department for h in result.hits} == {"会計管理室"}
+
+
+# The API and the page say what was done
+
+
+def test_the_api_names_words_expansions_names_and_missing_words(client):
+    data = api(client, q="介護予防の取り組み")
+    assert data["words"] == ["介護予防", "取り組み"] and data["total_all"] == 1
+    assert data["total"] > data["total_all"] and data["match"] == "any"
+    assert [h["matched"] for h in data["hits"][:2]] == ["all", "partial"]
+    assert data["hits"][1]["missing"] == ["取り組み"]
+    only = api(client, q="介護予防の取り組み", match="all")
+    assert only["total"] == only["total_all"] == 1
+    old = api(client, q="年寄り")
+    assert {"word": "年寄り", "with": ["高齢者"]} in old["expansions"]
+    assert api(client, q="年寄り", expand="off")["total"] == 0
+    kana = api(client, q="公共こうつう")
+    assert {"word": "公共こうつう", "with": ["公共交通"]} in kana["expansions"]
+    named = api(client, q="福祉部の相談窓口")
+    assert named["names"] == [{"facet": "department", "value": "福祉部", "text": "福祉部"}]
+    assert "error" in api(client, 400, q="防災", match="some")
+    assert "error" in api(client, 400, q="防災", expand="maybe")
+
+
+def test_the_page_shows_both_sections_and_the_missing_words(client):
+    html = page(client, q="介護予防の取り組み")
+    assert "すべての語を含む項目 1件" in html and "一部の語を含む項目" in html
+    assert html.index("すべての語を含む項目 1件") < html.index("一部の語を含む項目")
+    assert "含まない語：" in html and "取り組み" in html
+    assert "すべての語を含む項目だけを表示（1件）" in html
+    assert "検索した語：" in html
+    only = page(client, q="介護予防の取り組み", match="all")
+    assert "一部の語を含む項目も表示" in only and "含まない語：" not in only
+
+
+def test_the_page_names_expansions_respellings_and_name_chips(client):
+    assert "年寄り → 高齢者 なども検索" in page(client, q="年寄り")
+    assert "言い換えを使わずに検索" in page(client, q="年寄り")
+    assert "「公共こうつう」を「公共交通」として検索しました" in page(client, q="公共こうつう")
+    html = page(client, q="福祉部の相談窓口")
+    assert "検索語「福祉部」から絞り込み" in html and "「福祉部」を言葉として検索" in html
+    assert "names=off" in html
+
+
+def test_a_query_of_only_particles_says_why_it_lists_nothing(client):
+    for text in ("のにを", "？？", "。、"):
+        html = page(client, q=text)
+        assert "検索に使える言葉がありません" in html
+        assert re.search(r'id="result-count"><strong>0</strong>', html)
+    assert api(client, q="のにを")["unsearchable"] is True
+
+
+def test_a_long_paragraph_is_capped_and_the_page_says_so(client):
+    html = page(client, q="防災と子育てと介護と環境と文化と産業と道路と公園と選挙と監査について")
+    assert "最初の8語で検索しました" in html and "選挙、監査" in html
+
+
+SETTINGS = settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+natural_pieces = st.sampled_from(
+    ["介護予防", "の", "取り組み", "は", "どこ", "？", "ひきこもり", "を", "防ぐ", "には", "福祉部",
+     "重点目標", "こうきょう", "サブ", "スク", "年寄り", "OR", "-", '"', " ", "😀", "\x00", "。"]
+)  # fmt: skip
+natural_queries = st.one_of(
+    st.text(max_size=40), st.lists(st.one_of(natural_pieces, st.text(max_size=3))).map("".join)
+)
+
+
+@SETTINGS
+@given(query=natural_queries)
+def test_any_text_gives_a_200_and_missing_words_are_query_words(client, query):
+    response = client.get("/api/search?" + urlencode({"q": query, "per_page": 50}))
+    assert response.status_code == 200
+    data = response.get_json()
+    words = set(data["words"])
+    for hit in data["hits"]:
+        assert hit["matched"] in ("all", "partial")
+        assert set(hit["missing"]) <= words
+        assert (hit["matched"] == "partial") == bool(hit["missing"])
+    assert data["total_all"] <= data["total"]
+    assert client.get("/search?" + urlencode({"q": query})).status_code == 200
