@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 from whoosh.query import Or, Phrase, Query
 from whoosh.searching import Searcher
@@ -39,12 +39,31 @@ class Graded:
     as_typed: dict[int, int]  # docnum → how many of the query's sentences it holds as typed
     weights: list[float]  # each word's weight: its inverse document frequency
     query: Query  # every form of every word, for BM25F
+    topic: dict[int, float] = field(default_factory=dict)  # similarity to the best items' topic
+    topic_weight: float = 0.0
+
+    def with_topic(self, topic: dict[int, float], share: float) -> Graded:
+        """Return these matches with the items near the best ones' topic (indexer.feedback).
+
+        The topic counts as one more word weighing `share` of the query's words together.
+        """
+        levels = dict(self.levels)
+        for docnum in topic:
+            levels.setdefault(docnum, [0.0] * len(self.words))
+        return replace(self, levels=levels, topic=topic, topic_weight=share * sum(self.weights))
 
     def every_word(self, docnum: int) -> bool:
         return every_word(self.levels[docnum])
 
     def coverage(self, docnum: int) -> float:
-        return coverage(self.levels[docnum], self.weights)
+        if not self.topic_weight:
+            return coverage(self.levels[docnum], self.weights)
+        levels = [*self.levels[docnum], self.topic.get(docnum, 0.0)]
+        return coverage(levels, [*self.weights, self.topic_weight])
+
+    def holds_none(self, docnum: int) -> bool:
+        """Tell that an item holds no word of the query, only its topic."""
+        return not any(self.levels[docnum])
 
     def missing(self, docnum: int) -> list[str]:
         """Return the words as typed that the item does not hold (as typed or as a synonym)."""

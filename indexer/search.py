@@ -19,6 +19,7 @@ from pathlib import Path
 
 from whoosh.query import And, AndNot, Or, Phrase, Query, Require, Term
 
+from indexer.feedback import MIN_SEED_COVERAGE, SEEDS
 from indexer.graded import Graded, rank_key
 from indexer.highlight import exact_spans, highlight
 from indexer.names import Name
@@ -120,6 +121,7 @@ class SearchResult:
     facets: dict[str, list[FacetValue]]
     filters: dict[str, tuple[str, ...]] = field(default_factory=dict)
     total_all: int = 0  # the hits holding every word of the query
+    total_related: int = 0  # the hits holding no word, only the topic of the best ones
     words: tuple[str, ...] = ()  # the content words searched for, as typed
     expansions: tuple[Expansion, ...] = ()
     dropped: tuple[str, ...] = ()  # content words past the limit, not searched for
@@ -191,6 +193,11 @@ class Ranking:
             return rank_key(self.graded, scores, order)
         return lambda d: (-scores[d], order[d])
 
+    def count_topic_only(self, docnums: list[int]) -> int:
+        if self.graded is None or not self.graded.topic:
+            return 0
+        return sum(1 for d in docnums if self.graded.holds_none(d))
+
     def count_full(self, docnums: list[int]) -> int:
         if self.graded is None:
             return len(docnums)
@@ -233,6 +240,22 @@ class Ranking:
             missing,
             graded.in_part(docnum),
         )
+
+
+TOPIC_SHARE = 0.35  # the weight of the best items' topic, against the query's words together
+FEEDBACK_BELOW = 10  # a one-word query gets topic items only when fewer items hold it
+
+
+def wants_feedback(graded: Graded) -> bool:
+    """Tell whether to add the items near the best ones' topic: sentences, short result lists."""
+    return len(graded.words) > 1 or len(graded.levels) < FEEDBACK_BELOW
+
+
+def feedback_seeds(graded: Graded, scores: dict[int, float], order: list[int]) -> tuple[int, ...]:
+    """Return the best few items that cover most of the query: their topic is the query's."""
+    covering = [d for d in scores if graded.coverage(d) >= MIN_SEED_COVERAGE]
+    best = heapq.nsmallest(SEEDS, covering, key=rank_key(graded, scores, order))
+    return tuple(sorted(best))
 
 
 def highlight_words(words: tuple[QueryWord, ...], loosely: bool) -> list[Word]:
@@ -353,6 +376,7 @@ class PolicyIndex:
             facets,
             filters,
             total_all=ranking.count_full(kept),
+            total_related=ranking.count_topic_only(kept),
             words=ranking.words,
             expansions=ranking.expansions,
             dropped=understood.dropped if understood else (),
@@ -418,6 +442,16 @@ class PolicyIndex:
         scores = {}
         if allowed is None or allowed:
             scores = score_matches(snapshot.searcher, graded.query, allowed=allowed)
+        if not only_full and wants_feedback(graded):
+            seeds = feedback_seeds(graded, scores, snapshot.columns["order"])
+            if seeds:
+                known = frozenset(w.word.key for w in understood.words)
+                graded = graded.with_topic(snapshot.topic(seeds, known), TOPIC_SHARE)
+                added = [d for d in graded.topic if d not in scores]
+                if allowed is not None:
+                    added = _filtered(snapshot, added, filters)
+                scores.update((d, graded.topic[d]) for d in added)
+                matches = list(graded.levels)
         return Ranking(matches, scores, understood, graded=graded)
 
     @staticmethod

@@ -20,6 +20,7 @@ from whoosh import index as whoosh_index
 from whoosh.query import Query
 from whoosh.searching import Searcher
 
+from indexer.feedback import topic_similarity, topic_terms
 from indexer.graded import Graded, match_words
 from indexer.lexicon import Lexicon, build_lexicon
 from indexer.names import NameFinder
@@ -89,6 +90,14 @@ class Snapshot:
             partial(match_words, self.searcher)
         )
         self.stored = lru_cache(maxsize=STORED_CACHE_SIZE)(self.searcher.stored_fields)
+        self.topic: Callable[[tuple[int, ...], frozenset[str]], dict[int, float]] = lru_cache(
+            maxsize=GRADED_CACHE_SIZE
+        )(self._topic)
+
+    def _topic(self, seeds: tuple[int, ...], known: frozenset[str]) -> dict[int, float]:
+        """Return every item's similarity to the topic of the `seeds` items (indexer.feedback)."""
+        texts = [self.stored(d)["text"] for d in seeds]
+        return topic_similarity(self.searcher, topic_terms(self.searcher, texts, known))
 
 
     def lexicon(self) -> Lexicon:

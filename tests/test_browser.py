@@ -261,7 +261,7 @@ def test_suggest_chart_related_department_and_export(server, browser, errors, po
     rows = body.decode("utf-8-sig").splitlines()
     assert rows[0].split(",") == [
         *("id", "fiscal_year", "department_no", "department", "category", "column"),
-        *("position", "text", "score", "url"),
+        *("position", "text", "score", "matched", "missing", "url"),
     ]
     assert len(rows) == 1 + 15
     context.close()
@@ -292,3 +292,33 @@ def test_missing_chromium_skips_unless_required(monkeypatch, tmp_path):
     monkeypatch.setenv("REQUIRE_BROWSER", "1")
     with pytest.raises(pytest.fail.Exception, match="REQUIRE_BROWSER=1"):
         require_browser()
+
+
+def test_a_sentence_finds_its_items_and_marks_the_words_a_partial_hit_lacks(
+    server, browser, errors, policy_index
+):
+    ARTIFACTS.mkdir(exist_ok=True)
+    context, page = open_page(browser, errors, DESKTOP)
+    page.goto(server + "/")
+    page.get_by_label("キーワードで探す").fill("介護予防の取り組み")
+    page.get_by_label("キーワードで探す").press("Enter")
+    page.wait_for_url(re.compile(r"/search\?q="))
+    expected = policy_index.search("介護予防の取り組み")
+    assert shown_count(page) == expected.total > expected.total_all >= 1
+    sections = page.locator("h2.hits-section").all_inner_texts()
+    assert sections[0] == f"すべての語を含む項目 {expected.total_all}件"
+    assert sections[1].startswith("一部の語を含む項目")
+    full = page.locator("ol.hits-all .hit")
+    assert full.count() == expected.total_all
+    assert "介護予防" in full.first.locator("mark").all_inner_texts()
+    partial = page.locator("ol.hits-partial .hit").first
+    assert partial.get_attribute("data-id") == expected.hits[expected.total_all].id
+    assert partial.locator(".hit-missing").inner_text() == "含まない語：取り組み"
+    assert page.locator(".understanding-words").inner_text() == "検索した語：介護予防、取り組み"
+    page.screenshot(path=str(ARTIFACTS / "sentence-desktop.png"), full_page=True)
+    page.get_by_role("link", name=re.compile("すべての語を含む項目だけを表示")).click()
+    page.wait_for_url(re.compile(r"match=all"))
+    assert shown_count(page) == expected.total_all
+    assert page.locator(".hit-missing").count() == 0
+    context.close()
+    assert errors == []

@@ -411,7 +411,8 @@ def test_unknown_item_is_a_japanese_404(client, path):
 def test_api_contract(client):
     data = api(client, q="DX", per_page=5)
     assert list(data) == [
-        "query", "total", "total_all", "words", "expansions", "dropped", "unsearchable", "match",
+        "query", "total", "total_all", "total_related", "words", "expansions", "names", "dropped",
+        "unsearchable", "match",
         "page", "per_page", "hits", "facets",
     ]  # fmt: skip
     assert data["query"] == "DX" and data["total"] == data["total_all"] == 28

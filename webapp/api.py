@@ -100,6 +100,7 @@ def as_json(result: SearchResult) -> dict:
         "query": result.query,
         "total": result.total,
         "total_all": result.total_all,
+        "total_related": result.total_related,
         "words": list(result.words),
         "expansions": [
             *({"word": typed, "with": [spelled]} for typed, spelled in result.respelled),

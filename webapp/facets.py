@@ -307,17 +307,25 @@ def hit_sections(result: SearchResult, hits: list, start: int) -> list[HitSectio
     """
     if not result.graded or result.total == result.total_all:
         return [HitSection("plain", None, start, hits)] if hits else []
+    words = len(result.words)
     full = [(hit, url) for hit, url in hits if hit.matched == "all"]
-    partial = [(hit, url) for hit, url in hits if hit.matched != "all"]
+    related = [(hit, url) for hit, url in hits if hit.matched != "all" and _holds_none(hit, words)]
+    partial = [(h, u) for h, u in hits if h.matched != "all" and not _holds_none(h, words)]
+    some = result.total - result.total_all - result.total_related
     sections = []
-    if full:
-        sections.append(
-            HitSection("all", f"すべての語を含む項目 {result.total_all}件", start, full)
-        )
-    if partial:
-        title = f"一部の語を含む項目 {result.total - result.total_all}件"
-        sections.append(HitSection("partial", title, start + len(full), partial))
+    for kind, title, members in (
+        ("all", f"すべての語を含む項目 {result.total_all}件", full),
+        ("partial", f"一部の語を含む項目 {some}件", partial),
+        ("related", f"検索語は含まないが話題の近い項目 {result.total_related}件", related),
+    ):
+        if members:
+            sections.append(HitSection(kind, title, start, members))
+            start += len(members)
     return sections
+
+
+def _holds_none(hit, words: int) -> bool:
+    return len(hit.missing) == words and not hit.in_part
 
 
 @dataclass(frozen=True)
