@@ -108,6 +108,12 @@ QUERIES: list[BenchQuery] = [
     BenchQuery("page", "推進", page=3),
     BenchQuery("page", "計画", page=10),
     *_queries("no hit", "京都", "東京タワー"),
+    # Queries as people type them, drawn from tests/relevance/natural.toml.
+    *_queries("natural", "介護予防の取り組み", "学校の働き方改革について", "公共交通をよくしたい"),
+    *_queries("natural", "ひきこもりの相談はどこ？", "特殊詐欺を防ぐには", "保育士 負担"),
+    *_queries("natural", "区内の中小企業への支援策", "地震に強いまちにするには？", "年寄り"),
+    *_queries("natural", "温室効果ガス", "こうきょうこうつう", "公共こうつう", "特殊さぎ"),
+    *_queries("natural", "福祉部の相談窓口", "重点目標 防災", "会計管理室", "サブスク"),
 ]
 
 

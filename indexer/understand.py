@@ -102,7 +102,7 @@ def has_operators(text: str) -> bool:
     (False, False, False)
     """
     pieces = [(m.group(1), m.group(2)) for m in PIECE.finditer(text)]
-    words = [bare for phrase, bare in pieces if bare and bare not in OPERATOR_WORDS]
+    words = [bare for _, bare in pieces if bare and bare not in OPERATOR_WORDS and bare.strip("-")]
     if any(phrase and phrase.strip() for phrase, _ in pieces):
         return True
     if any(NEGATED.match(bare) for bare in words):

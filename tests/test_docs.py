@@ -7,7 +7,10 @@ import importlib
 
 import pytest
 
-MODULES = ["analysis", "corpus", "query", "highlight", "schema", "synonyms", "relevance"]
+MODULES = [
+    "analysis", "corpus", "query", "highlight", "schema", "synonyms", "relevance", "understand",
+    "graded", "lexicon", "names", "generic", "synonym_dictionary",
+]  # fmt: skip
 
 
 @pytest.mark.parametrize("name", MODULES)

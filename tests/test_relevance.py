@@ -6,9 +6,18 @@ from pathlib import Path
 
 import pytest
 
-from indexer.relevance import evaluate, load_judgments, summary
+from bench.engines import SubstringEngine, SudachiOrEngine
+from indexer.relevance import (
+    evaluate,
+    evaluate_graded,
+    graded_summary,
+    load_graded,
+    load_judgments,
+    summary,
+)
 
 JUDGMENTS = Path(__file__).resolve().parent / "relevance" / "queries.toml"
+CORPUS = Path(__file__).resolve().parent.parent / "corpus"
 THRESHOLD = 0.95
 
 
@@ -66,3 +75,68 @@ def test_highlights_fall_on_the_original_characters_for_every_kind(policy_index)
             assert "<mark>" in hit.highlight, (judgment.query, hit.id)
             plain = hit.highlight.replace("<mark>", "").replace("</mark>", "")
             assert plain == hit.text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+# The natural set: queries as people type them, graded judgments (tests/relevance/natural.toml)
+
+NATURAL = Path(__file__).resolve().parent / "relevance" / "natural.toml"
+NATURAL_KINDS = {"sentence", "question", "sparse", "concept", "kana", "mixed", "name",
+                 "katakana_part"}  # fmt: skip
+# Floors this engine reaches today (2026-12-01). The issues' targets are higher for some kinds
+# (nDCG@10 0.85 for sentence, question, sparse and overall): README says which are not met.
+NDCG_FLOORS = {"sentence": 0.70, "question": 0.75, "sparse": 0.85, "overall": 0.80}
+EVERY_KIND_FLOOR = 0.6
+
+
+def natural_run(policy_index):
+    def run(query: str) -> list[str]:
+        ids, page = [], 1
+        while True:
+            result = policy_index.search(query, per_page=100, page=page)
+            ids += [hit.id for hit in result.hits]
+            if len(ids) >= result.total or not result.hits:
+                return ids
+            page += 1
+
+    return run
+
+
+@pytest.fixture(scope="module")
+def natural(policy_index):
+    return graded_summary(evaluate_graded(load_graded(NATURAL), natural_run(policy_index)))
+
+
+def test_the_natural_set_is_large_judged_and_covers_every_kind(seed_items):
+    judgments = load_graded(NATURAL)
+    known = {item.id for item in seed_items}
+    assert len(judgments) >= 70
+    kinds = [j.kind for j in judgments]
+    assert set(kinds) == NATURAL_KINDS and min(kinds.count(k) for k in NATURAL_KINDS) >= 9
+    for judgment in judgments:
+        assert set(judgment.grades) <= known, judgment.query
+        assert judgment.reason, judgment.query
+
+
+def test_natural_queries_never_come_back_empty_and_succeed_at_three(natural):
+    for kind in ("sentence", "question", "sparse", "overall"):
+        assert natural[kind].zero_result_rate == 0, kind
+        assert natural[kind].success3 >= 0.9, kind
+    assert all(summary.zero_result_rate == 0 for summary in natural.values())
+
+
+def test_natural_ndcg_floors(natural):
+    for kind, floor in NDCG_FLOORS.items():
+        assert natural[kind].ndcg10 >= floor, (kind, natural[kind])
+    for kind in NATURAL_KINDS:
+        assert natural[kind].ndcg10 >= EVERY_KIND_FLOOR, (kind, natural[kind])
+
+
+def test_natural_queries_beat_the_plain_peers_on_every_kind(natural, seed_items, tmp_path):
+    for factory in (SudachiOrEngine, SubstringEngine):
+        engine = factory(seed_items, CORPUS, tmp_path)
+        try:
+            peer = graded_summary(evaluate_graded(load_graded(NATURAL), engine.search))
+        finally:
+            engine.close()
+        for kind in (*NATURAL_KINDS, "overall"):
+            assert natural[kind].ndcg10 > peer[kind].ndcg10, (engine.name, kind)
