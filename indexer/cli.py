@@ -129,8 +129,11 @@ def search(
         score = "" if hit.score is None else f"  {hit.score:.2f}"
         click.echo(f"\n{rank}. [{hit.department} / {hit.category} / {hit.column}] {hit.id}{score}")
         click.echo(f"   {hit.highlight}")
-        if hit.missing:
-            click.echo(f"   含まない語: {'、'.join(hit.missing)}")
+        absent = [word for word in hit.missing if word not in hit.in_part]
+        if absent:
+            click.echo(f"   含まない語: {'、'.join(absent)}")
+        if hit.in_part:
+            click.echo(f"   一部だけ含む語: {'、'.join(hit.in_part)}")
     for name in ("department", "category"):
         counts = [f"{f.value} {f.count}" for f in result.facets[name] if f.count]
         click.echo(f"\n{name}: " + (", ".join(counts) or "-"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -62,6 +63,23 @@ def test_search_text_and_json(runner, seed_index_dir):
     departments = {f["value"]: f["count"] for f in data["facets"]["department"]}
     assert departments["危機管理部"] == 15 and departments["まちづくり推進室"] == 1
     assert sum(f["count"] for f in data["facets"]["category"]) == 15
+
+
+def test_search_prints_what_it_did_with_a_sentence(runner, seed_index_dir):
+    args = ["search", "介護予防の取り組み", "--limit", "3", "--index", str(seed_index_dir)]
+    output = runner.invoke(cli, args).output
+    lines = output.splitlines()
+    assert re.fullmatch(r"\d+ items \(1 with every word: すべての語を含む項目\)", lines[0])
+    assert lines[1] == "words: 介護予防、取り組み"
+    assert "---- 一部の語を含む項目" in output and "含まない語: 取り組み" in output
+    only = runner.invoke(cli, [*args, "--match", "all"]).output
+    assert only.startswith("1 items\n") and "含まない語" not in only
+    old = runner.invoke(cli, ["search", "年寄り", "--index", str(seed_index_dir)]).output
+    assert "年寄り → 高齢者 なども検索" in old
+    plain = runner.invoke(cli, ["search", "年寄り", "--no-expand", "--index", str(seed_index_dir)])
+    assert plain.output.startswith("0 items")
+    nothing = runner.invoke(cli, ["search", "のにを", "--index", str(seed_index_dir)])
+    assert nothing.exit_code == 0 and "no word to search for" in nothing.output
 
 
 def test_search_errors_are_sentences(runner, seed_index_dir, tmp_path):
