@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from indexer.corpus import CorpusError, PolicyItem
-from indexer.synonym_dictionary import corpus_groups, load_dictionary, relevant_groups
+from indexer.synonym_dictionary import corpus_groups, load_dictionary
 
 CURATED = "synonyms.toml"
 SYNONYMS_FILE = "synonyms.json"  # written into each index generation by the build
@@ -66,8 +66,7 @@ def dictionary_groups(items: list[PolicyItem], path: Path | None = None) -> list
     Each is ``{"words": [targets the items hold], "triggers": [words that expand]}``; a missing
     or damaged dictionary raises `DictionaryError`.
     """
-    texts = [item.text for item in items]
-    groups = corpus_groups(relevant_groups(load_dictionary(path), texts), texts)
+    groups = corpus_groups(load_dictionary(path), [item.text for item in items])
     return [{"words": list(g.words), "triggers": list(g.triggers)} for g in groups]
 
 
