@@ -19,6 +19,9 @@ from indexer.vocabulary import Vocabulary, fold, to_katakana
 
 KANA_RUN = re.compile(r"[ぁ-ゖー]{2,}")
 KATAKANA_OR_LATIN = re.compile(r"^(?:[ァ-ヺー]{2,}|[a-z][a-z0-9]+)$")
+# A part shorter than this is not looked for inside longer words: AI is not in AIP, nor ケア
+# in every ケア…; ケアラー (4) and ネウボ (3) are.
+INSIDE_FROM = {"katakana": 3, "latin": 4}
 HAS_KANJI_OR_KATAKANA = re.compile(r"[一-龥々ァ-ヺ]")
 MAX_READING = 24  # katakana of the longest indexed word a piece of kana may stand for
 MAX_INSIDE = 12  # longer words found inside a katakana word, most frequent first
@@ -105,6 +108,8 @@ class Lexicon:
         """
         key = fold(word)
         if not KATAKANA_OR_LATIN.match(key):
+            return []
+        if len(key) < INSIDE_FROM["latin" if key.isascii() else "katakana"]:
             return []
         found = [(items, spelling) for k, spelling, items in self.foreign if key in k and k != key]
         found.sort(key=lambda pair: (-pair[0], pair[1]))

@@ -122,28 +122,35 @@ def content_runs(piece: str) -> list[str]:
 
 
 def content_spans(piece: str) -> list[tuple[int, int]]:
-    """Return the (start, end) of each run of content units in `piece`."""
+    """Return the (start, end) of each run of content units in `piece`.
+
+    A run needs a noun or an adjectival noun: affixes alone (やすい of 分かりやすい) are none.
+    """
     normalized, starts, ends = normalize(piece)
     runs: list[tuple[int, int]] = []
-    current: list[int] | None = None  # [start, end] in piece
+    current: list[int] | None = None  # [start, end, has a noun] in piece
     trailing_symbols = 0
+
+    def close() -> None:
+        if current is not None and current[2]:
+            runs.append((current[0], current[1] - trailing_symbols))
+
     for morpheme in sudachi_tokenizer().tokenize(normalized) if normalized.strip() else []:
         pos = morpheme.part_of_speech()
         start, end = starts[morpheme.begin()], ends[morpheme.end() - 1]
         if pos[0] in CONTENT_POS:
             if current is None:
-                current = [start, end]
+                current = [start, end, False]
             else:
                 current[1] = end
+            current[2] = current[2] or pos[0] in PART_POS
             trailing_symbols = 0
         elif pos[0] == "補助記号" and pos[1] in JOINING_SYMBOLS and current is not None:
             current[1], trailing_symbols = end, end - start + trailing_symbols
         else:
-            if current is not None:
-                runs.append((current[0], current[1] - trailing_symbols))
+            close()
             current, trailing_symbols = None, 0
-    if current is not None:
-        runs.append((current[0], current[1] - trailing_symbols))
+    close()
     return [(start, end) for start, end in runs if not _formal(piece[start:end])]
 
 
