@@ -7,9 +7,10 @@ ranking rules are: each sorts into buckets that the next one only breaks ties wi
 
 1. `every_word`: items holding every word (as typed or through a synonym) come first;
 2. `as_typed`: then the items holding a sentence of the query as it was typed;
-3. `coverage`: then how much of the query an item covers, a rare word weighing more than a
+3. `some_word`: then the items holding some word, before those only near the best ones' topic;
+4. `coverage`: then how much of the query an item covers, a rare word weighing more than a
    common one and a word held as typed more than one held loosely;
-4. `relevance`: then Whoosh's BM25F score for every form of every word.
+5. `relevance`: then Whoosh's BM25F score for every form of every word.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from indexer.understand import QueryWord
 
 LITERAL, INSIDE, EXPANSION, RELATED, NEAR, LOOSE, PARTS = 1.0, 0.9, 0.8, 0.7, 0.65, 0.6, 0.4
 HELD = EXPANSION  # the level from which a word counts as held
+ABSENT_PARTS = 0.75  # the parts of a compound that no item holds: still not the word itself
 
 
 @dataclass(frozen=True)
@@ -155,8 +157,10 @@ def match_words(
             for docnums, part_weight in parts:
                 for docnum in docnums:
                     held[docnum] = held.get(docnum, 0.0) + part_weight
+            # A compound no item holds is best found through its parts (投票率 → 投票).
+            scale = ABSENT_PARTS if not held_docs else PARTS
             for docnum, part_weight in held.items():
-                raise_to([docnum], index, PARTS * part_weight / whole)
+                raise_to([docnum], index, scale * part_weight / whole)
         weights.append(weight * (GENERIC_WEIGHT if is_generic(qword.word.key) else 1.0))
     as_typed: dict[int, int] = {}
     if EXACT_FIELD in searcher.schema:
@@ -183,6 +187,7 @@ def _parts_held(
 RULES: tuple[tuple[str, Callable[[Graded, int, float], float]], ...] = (
     ("every_word", lambda graded, docnum, score: float(graded.every_word(docnum))),
     ("as_typed", lambda graded, docnum, score: float(graded.as_typed.get(docnum, 0))),
+    ("some_word", lambda graded, docnum, score: float(not graded.holds_none(docnum))),
     ("coverage", lambda graded, docnum, score: graded.coverage(docnum)),
     ("relevance", lambda graded, docnum, score: score),
 )

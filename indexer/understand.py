@@ -44,6 +44,7 @@ PART_POS = frozenset({"名詞", "形状詞"})
 OPERATOR_WORDS = frozenset({"OR", "|", "AND", "&", "+", "NOT"})
 NEGATED = re.compile(r"^-+\S")
 WORD_CHARACTERS = re.compile(r"^\w+$")
+FOREIGN_END = re.compile(r"[ァ-ヺーA-Za-z0-9]$")  # a symbol after these joins the next word
 
 
 @dataclass(frozen=True)
@@ -145,7 +146,12 @@ def content_spans(piece: str) -> list[tuple[int, int]]:
                 current[1] = end
             current[2] = current[2] or pos[0] in PART_POS
             trailing_symbols = 0
-        elif pos[0] == "補助記号" and pos[1] in JOINING_SYMBOLS and current is not None:
+        elif (
+            pos[0] == "補助記号"
+            and pos[1] in JOINING_SYMBOLS
+            and current is not None
+            and FOREIGN_END.search(piece[current[0] : current[1]])
+        ):  # ワーク・ライフ・バランス is one word; 集約・統廃合 is two
             current[1], trailing_symbols = end, end - start + trailing_symbols
         else:
             close()

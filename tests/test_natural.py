@@ -83,7 +83,8 @@ def test_names_are_recognised_with_the_forms_people_type():
 
 
 def test_the_rules_are_one_visible_list():
-    assert [name for name, _ in RULES] == ["every_word", "as_typed", "coverage", "relevance"]
+    names = [name for name, _ in RULES]
+    assert names == ["every_word", "as_typed", "some_word", "coverage", "relevance"]
     assert every_word([1.0, 0.8]) and not every_word([1.0, 0.6])
     assert coverage([1.0, 0.0], [4.0, 1.0]) > coverage([0.0, 1.0], [4.0, 1.0])
 
@@ -283,3 +284,14 @@ def test_any_text_gives_a_200_and_missing_words_are_query_words(client, query):
         assert (hit["matched"] == "partial") == bool(hit["missing"])
     assert data["total_all"] <= data["total"]
     assert client.get("/search?" + urlencode({"q": query})).status_code == 200
+
+
+def test_items_near_the_best_hits_topic_follow_and_hold_none_of_the_words(policy_index):
+    result = policy_index.search("介護予防の取り組み", per_page=100)
+    topic_only = [hit for hit in result.hits if hit.missing == ["介護予防", "取り組み"]]
+    topic_only = [hit for hit in topic_only if not hit.in_part]
+    assert result.total_related == len(topic_only) > 0
+    assert result.hits[-len(topic_only) :] == topic_only  # after every item holding a word
+    assert any("高齢者" in hit.text for hit in topic_only)  # the topic of the 介護予防 items
+    keyword = policy_index.search("防災")  # a word many items hold gets no topic items
+    assert keyword.total_related == 0 and keyword.total == keyword.total_all == 16
