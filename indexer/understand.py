@@ -29,6 +29,7 @@ from indexer.query import HIRAGANA, PIECE, ParsedQuery, Word, analyse_word, clea
 
 MAX_WORDS = 8
 MAX_RELATED = 8  # of the dictionary's words for one query word: a group can hold dozens
+MAX_SYNONYMS = 16  # of the curated and mined synonyms of one word
 MAX_LOOSE_UNITS = 5  # a longer compound gets no particle-apart forms (they grow as 2**n)
 # Units that may stand in a run of content: nouns, adjectival nouns, prefixes and suffixes, and
 # symbols inside a word (ワーク・ライフ・バランス); anything else ends the run.
@@ -317,7 +318,7 @@ def understand(
             QueryWord(
                 word,
                 inside_forms(word, lexicon),
-                expand(word, synonyms),
+                expand(word, synonyms)[:MAX_SYNONYMS],
                 tuple(w for w in expand(word, related) if w not in expand(word, synonyms))[
                     :MAX_RELATED
                 ],

@@ -162,3 +162,25 @@ def add_second_document(corpus):
     manifest = (FIXTURES / "second_year" / "manifest.toml").read_text(encoding="utf-8")
     with open(corpus / "manifest.toml", "a", encoding="utf-8") as handle:
         handle.write("\n" + manifest)
+
+
+@pytest.mark.parametrize("problem", ["missing", "not json", "wrong shape"])
+def test_an_unusable_synonym_dictionary_fails_the_build_and_the_old_index_stays(
+    corpus, tmp_path, monkeypatch, problem
+):
+    index_dir = tmp_path / "index"
+    build_index(corpus, index_dir)
+    before = index_dir.resolve()
+    dictionary = tmp_path / "synonyms.json"
+    if problem == "not json":
+        dictionary.write_text("{not json", encoding="utf-8")
+    elif problem == "wrong shape":
+        dictionary.write_text('{"groups": []}', encoding="utf-8")
+    monkeypatch.setenv("SUDACHI_SYNONYMS", str(dictionary))
+    with pytest.raises(BuildError) as failure:
+        build_index(corpus, index_dir)
+    assert "synonym dictionary" in str(failure.value) and str(dictionary) in str(failure.value)
+    if problem == "missing":
+        assert "npm ci" in str(failure.value)
+    assert index_dir.resolve() == before
+    assert PolicyIndex(index_dir).search("年寄り").total_all > 0  # the old index, expansions too

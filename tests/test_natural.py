@@ -295,3 +295,23 @@ def test_items_near_the_best_hits_topic_follow_and_hold_none_of_the_words(policy
     assert any("高齢者" in hit.text for hit in topic_only)  # the topic of the 介護予防 items
     keyword = policy_index.search("防災")  # a word many items hold gets no topic items
     assert keyword.total_related == 0 and keyword.total == keyword.total_all == 16
+
+
+def test_an_exploding_expansion_stays_bounded(policy_index):
+    from indexer.graded import _forms
+    from indexer.query import analyse_word
+    from indexer.understand import MAX_LOOSE_UNITS, MAX_RELATED, MAX_SYNONYMS
+
+    words = ["防災", "子育て", "介護", "環境", "文化", "産業", "道路", "公園", "選挙"]
+    many = [analyse_word(f"語{n}") for n in range(60)]
+    related = {analyse_word(w).key: many for w in words}
+    understood = understand(" ".join(words), synonyms=related, related=related, near=related)
+    assert len(understood.words) == MAX_WORDS
+    for qword in understood.words:
+        assert len(qword.related) <= MAX_RELATED and len(qword.near) <= MAX_RELATED
+        assert len(qword.expansions) <= MAX_SYNONYMS
+        assert len(qword.loose) <= 2 * (MAX_LOOSE_UNITS - 1) + 1
+        forms = sum(len(words) for _, words in _forms(qword)) + len(qword.parts)
+        assert forms <= 1 + 12 + MAX_SYNONYMS + 2 * MAX_RELATED + 9 + 5
+    # The synonym list's own groups are few; through the index it still answers at once.
+    assert policy_index.search(" ".join(words)).total > 0
