@@ -43,8 +43,11 @@ class Graded:
     query: Query  # every form of every word, for BM25F
     topic: dict[int, float] = field(default_factory=dict)  # similarity to the best items' topic
     topic_weight: float = 0.0
+    topic_terms: tuple[str, ...] = ()
 
-    def with_topic(self, topic: dict[int, float], share: float) -> Graded:
+    def with_topic(
+        self, topic: dict[int, float], share: float, terms: tuple[str, ...] = ()
+    ) -> Graded:
         """Return these matches with the items near the best ones' topic (indexer.feedback).
 
         The topic counts as one more word weighing `share` of the query's words together.
@@ -52,7 +55,8 @@ class Graded:
         levels = dict(self.levels)
         for docnum in topic:
             levels.setdefault(docnum, [0.0] * len(self.words))
-        return replace(self, levels=levels, topic=topic, topic_weight=share * sum(self.weights))
+        weight = share * sum(self.weights)
+        return replace(self, levels=levels, topic=topic, topic_weight=weight, topic_terms=terms)
 
     def every_word(self, docnum: int) -> bool:
         return every_word(self.levels[docnum])

@@ -233,13 +233,10 @@ class Ranking:
         if graded is None:
             return make_hit(stored, score, self.literal_words)
         missing = graded.missing(docnum)
-        return make_hit(
-            stored,
-            score,
-            highlight_words(graded.words, loosely=bool(missing)),
-            missing,
-            graded.in_part(docnum),
-        )
+        words = highlight_words(graded.words, loosely=bool(missing))
+        if graded.holds_none(docnum):  # mark the topic words it shares with the best items
+            words = [Word((term,), frozenset({term}), text=term) for term in graded.topic_terms]
+        return make_hit(stored, score, words, missing, graded.in_part(docnum))
 
 
 TOPIC_SHARE = 0.35  # the weight of the best items' topic, against the query's words together
@@ -446,7 +443,8 @@ class PolicyIndex:
             seeds = feedback_seeds(graded, scores, snapshot.columns["order"])
             if seeds:
                 known = frozenset(w.word.key for w in understood.words)
-                graded = graded.with_topic(snapshot.topic(seeds, known), TOPIC_SHARE)
+                similarity, terms = snapshot.topic(seeds, known)
+                graded = graded.with_topic(similarity, TOPIC_SHARE, terms)
                 added = [d for d in graded.topic if d not in scores]
                 if allowed is not None:
                     added = _filtered(snapshot, added, filters)

@@ -90,14 +90,17 @@ class Snapshot:
             partial(match_words, self.searcher)
         )
         self.stored = lru_cache(maxsize=STORED_CACHE_SIZE)(self.searcher.stored_fields)
-        self.topic: Callable[[tuple[int, ...], frozenset[str]], dict[int, float]] = lru_cache(
+        self.topic: Callable[..., tuple[dict[int, float], tuple[str, ...]]] = lru_cache(
             maxsize=GRADED_CACHE_SIZE
         )(self._topic)
 
-    def _topic(self, seeds: tuple[int, ...], known: frozenset[str]) -> dict[int, float]:
-        """Return every item's similarity to the topic of the `seeds` items (indexer.feedback)."""
+    def _topic(
+        self, seeds: tuple[int, ...], known: frozenset[str]
+    ) -> tuple[dict[int, float], tuple[str, ...]]:
+        """Return every item's similarity to the `seeds` items' topic, and its terms."""
         texts = [self.stored(d)["text"] for d in seeds]
-        return topic_similarity(self.searcher, topic_terms(self.searcher, texts, known))
+        terms = topic_terms(self.searcher, texts, known)
+        return topic_similarity(self.searcher, terms), tuple(term for term, _ in terms)
 
 
     def lexicon(self) -> Lexicon:

@@ -293,6 +293,7 @@ def test_items_near_the_best_hits_topic_follow_and_hold_none_of_the_words(policy
     assert result.total_related == len(topic_only) > 0
     assert result.hits[-len(topic_only) :] == topic_only  # after every item holding a word
     assert any("高齢者" in hit.text for hit in topic_only)  # the topic of the 介護予防 items
+    assert all("<mark>" in hit.highlight for hit in topic_only)  # the topic words they share
     keyword = policy_index.search("防災")  # a word many items hold gets no topic items
     assert keyword.total_related == 0 and keyword.total == keyword.total_all == 16
 
