@@ -282,6 +282,11 @@ def related_items(index, item_id: str, limit: int = DEFAULT_LIMIT) -> list[Hit] 
     docnum = snapshot.by_id.get(item_id)
     if docnum is None:
         return None
+    with snapshot.reading:  # Whoosh's files take one reader at a time (indexer.snapshot)
+        return _related(snapshot, docnum, limit)
+
+
+def _related(snapshot, docnum: int, limit: int) -> list[Hit]:
     stored = snapshot.stored(docnum)
     concepts = topic(snapshot, stored["text"])
     if not concepts:

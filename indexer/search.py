@@ -298,7 +298,10 @@ class PolicyIndex:
         """Return the stored fields of one item, or None."""
         snapshot = self.current()
         docnum = snapshot.by_id.get(item_id)
-        return None if docnum is None else dict(snapshot.stored(docnum))
+        if docnum is None:
+            return None
+        with snapshot.reading:
+            return dict(snapshot.stored(docnum))
 
     def items(self, **filters: str) -> list[dict]:
         """Return the items whose facet fields equal `filters`, in document order."""
@@ -307,7 +310,8 @@ class PolicyIndex:
         for name, value in filters.items():
             column = snapshot.columns[name]
             docnums = [d for d in docnums if column[d] == value]
-        return [dict(snapshot.searcher.stored_fields(d)) for d in docnums]
+        with snapshot.reading:
+            return [dict(snapshot.searcher.stored_fields(d)) for d in docnums]
 
     def search(
         self,
@@ -331,6 +335,16 @@ class PolicyIndex:
         query (福祉部の相談窓口) is applied as that facet's filter, unless `names` is false.
         """
         snapshot = self.current()
+        with snapshot.reading:
+            return self._search(
+                snapshot, query, departments, categories, columns, page, per_page, match, expand,
+                names,
+            )  # fmt: skip
+
+    def _search(
+        self, snapshot, query, departments, categories, columns, page, per_page, match, expand,
+        names,
+    ) -> SearchResult:  # fmt: skip
         selected = {"department": departments, "category": categories, "column": columns}
         filters = {
             name: tuple(dict.fromkeys(v for v in values if v)) for name, values in selected.items()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import gc
 import json
 import os
+import threading
 import warnings
 from collections import Counter
 from collections.abc import Callable
@@ -65,6 +66,10 @@ class Snapshot:
     _lexicon: Lexicon | None = None
 
     def __post_init__(self) -> None:
+        # Whoosh reads postings and stored fields through shared file objects (seek, then read):
+        # two threads reading at once get each other's bytes. One reader at a time per snapshot;
+        # the searches hold the GIL for nearly all their time anyway.
+        self.reading = threading.RLock()
         # Queries come back (the page, then the next page, then a facet): analyse each once, and
         # keep the stored fields of the items last shown. Both live and die with the snapshot.
         analyse = partial(analyse_query, synonyms=self.synonyms)

@@ -211,7 +211,9 @@ def snapshot_vocabulary(snapshot) -> Vocabulary:
             vocabulary = _cache.get(snapshot.target)
             if vocabulary is None:
                 searcher = snapshot.searcher
-                texts = (searcher.stored_fields(d)["text"] for d in range(searcher.doc_count_all()))
+                with snapshot.reading:
+                    count = searcher.doc_count_all()
+                    texts = [searcher.stored_fields(d)["text"] for d in range(count)]
                 vocabulary = build_vocabulary(texts)
                 while len(_cache) >= CACHED_GENERATIONS:
                     _cache.pop(next(iter(_cache)))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from indexer.search import ITEM_FIELDS, MAX_PER_PAGE, UnknownFilter
+from indexer.search import ITEM_FIELDS, MAX_PER_PAGE, PolicyIndex, UnknownFilter
 
 
 def counts(result, facet):
@@ -147,3 +147,39 @@ def test_hits_carry_the_stored_fields_of_their_items(policy_index):
             name: stored[name] for name in ITEM_FIELDS
         }
         assert hit.document == stored["document"] and "<mark>" in hit.highlight
+
+
+def test_searches_from_many_threads_give_what_one_thread_gets(seed_index_dir):
+    # Whoosh's files are read through shared file objects: without one reader at a time,
+    # threads read each other's bytes (UnpicklingError, wrong postings) under load.
+    import threading
+
+    index = PolicyIndex(seed_index_dir)
+    queries = ["公共施設", '"公共施設のあり方"', "計画", "介護予防の取り組み", "防災 DX",
+               "年寄り", "こうきょうこうつう", "福祉部の相談窓口", "人材育成", "脱炭素",
+               "推進"]  # fmt: skip
+
+    def answer(query: str) -> list[tuple[str, float | None]]:
+        return [(h.id, h.score) for h in index.search(query, per_page=100).hits]
+
+    expected = {query: answer(query) for query in queries}
+    index.current().graded.cache_clear()  # every thread matches afresh
+    failures: list[str] = []
+
+    def run(offset: int) -> None:
+        for n in range(40):
+            query = queries[(n + offset) % len(queries)]
+            try:
+                if answer(query) != expected[query]:
+                    failures.append(f"different hits for {query}")
+            except Exception as error:  # noqa: BLE001 - any error is the failure reported
+                failures.append(f"{query}: {error!r}")
+            if n % 7 == 0:
+                index.current().graded.cache_clear()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
