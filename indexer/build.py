@@ -8,10 +8,15 @@ is killed leaves the link, and so the index in use, untouched.
 
 from __future__ import annotations
 
+import ctypes
+import errno
 import fcntl
 import json
 import os
+import queue
 import shutil
+import signal
+import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -21,6 +26,7 @@ from datetime import datetime
 from pathlib import Path
 
 from whoosh import index as whoosh_index
+from whoosh.multiproc import MpWriter, SubWriterTask
 
 from indexer.corpus import PolicyItem, load_corpus
 from indexer.schema import policy_schema
@@ -33,6 +39,16 @@ PARALLEL_FROM = 2000
 MAX_PROCS = 8
 BATCH = 250
 WRITER_MB = 256
+PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+POLL = 0.1  # seconds between looks at the writer processes while waiting on them
+# What a person reads for the errors a full, read-only or forbidden disk gives.
+DISK_PROBLEMS = {
+    errno.ENOSPC: "the disk is full",
+    errno.EDQUOT: "the disk quota is used up",
+    errno.EROFS: "the file system is read-only",
+    errno.EACCES: "permission is denied",
+    errno.EPERM: "permission is denied",
+}
 
 
 class BuildError(Exception):
@@ -53,25 +69,49 @@ def generation_prefix(index_dir: Path) -> str:
 
 
 @contextmanager
-def build_lock(index_dir: Path, wait: float = 120.0) -> Iterator[None]:
-    """Hold an exclusive lock for building `index_dir`; wait up to `wait` seconds for it."""
+def build_lock(
+    index_dir: Path, wait: float = 120.0, waiting: Callable[[str], None] | None = None
+) -> Iterator[int]:
+    """Hold an exclusive lock for building `index_dir`, waiting up to `wait` seconds; yield its fd.
+
+    The lock file names the process holding it, so that one waiting can say whom it waits for.
+    """
     lock_path = index_dir.parent / f".{index_dir.name}.lock"
-    with open(lock_path, "a") as handle:
+    with open(lock_path, "a+") as handle:
         deadline = time.monotonic() + wait
         while True:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
             except BlockingIOError:
+                holder = _lock_holder(lock_path)
                 if time.monotonic() > deadline:
                     raise BuildError(
-                        f"another build of {index_dir} is still running (lock {lock_path})"
+                        f"another build of {index_dir} is still running ({holder}, lock "
+                        f"{lock_path}); wait for it to end or stop that process"
                     ) from None
+                if waiting:
+                    waiting(
+                        f"waiting up to {wait:.0f} s for another build of {index_dir} ({holder})"
+                    )
+                    waiting = None
                 time.sleep(0.1)
         try:
-            yield
+            handle.truncate(0)
+            handle.write(f"{os.getpid()}\n")
+            handle.flush()
+            yield handle.fileno()
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _lock_holder(lock_path: Path) -> str:
+    """Return which process the lock file says holds it, as words."""
+    try:
+        pid = lock_path.read_text().strip()
+    except OSError:
+        pid = ""
+    return f"process {pid}" if pid.isdigit() else "a process that did not say its id"
 
 
 def build_index(
@@ -79,6 +119,7 @@ def build_index(
     index_dir: Path | str,
     progress: Callable[[int, int], None] | None = None,
     lock_wait: float = 120.0,
+    waiting: Callable[[str], None] | None = None,
 ) -> BuildSummary:
     """Parse the corpus, index it into a new generation and make it the index in use."""
     started = time.perf_counter()
@@ -88,23 +129,41 @@ def build_index(
         synonyms = synonym_file(corpus_dir, items)
     except DictionaryError as error:
         raise BuildError(f"synonym dictionary unusable: {error}") from None
-    index_dir.parent.mkdir(parents=True, exist_ok=True)
-    with build_lock(index_dir, lock_wait):
-        generation = _new_generation(index_dir)
-        try:
-            _write_index(generation, items, progress)
-            (generation / SYNONYMS_FILE).write_text(json.dumps(synonyms, ensure_ascii=False))
-            previous = _swap_in(index_dir, generation)
-        except BaseException:
-            shutil.rmtree(generation, ignore_errors=True)
-            raise
-        _remove_old_generations(index_dir, keep={generation, previous})
+    try:
+        index_dir.parent.mkdir(parents=True, exist_ok=True)
+        with build_lock(index_dir, lock_wait, waiting) as lock_fd:
+            generation = _new_generation(index_dir)
+            try:
+                _write_index(generation, items, progress, inherited=(lock_fd,))
+                (generation / SYNONYMS_FILE).write_text(json.dumps(synonyms, ensure_ascii=False))
+                previous = _swap_in(index_dir, generation)
+            except BaseException:
+                shutil.rmtree(generation, ignore_errors=True)
+                raise
+            _remove_old_generations(index_dir, keep={generation, previous})
+    except OSError as error:
+        raise BuildError(disk_problem(error, index_dir)) from None
     return BuildSummary(
         index_dir=index_dir,
         generation=generation,
         items=len(items),
         per_department=dict(Counter(item.department for item in items)),
         seconds=time.perf_counter() - started,
+    )
+
+
+def disk_problem(error: OSError, index_dir: Path) -> str:
+    """Return the sentence that says why writing the index beside `index_dir` failed.
+
+    >>> disk_problem(OSError(28, "No space left on device"), Path("/srv/index"))
+    'the disk is full (No space left on device) while writing the index at /srv/index: \
+nothing was changed, the index in use stays'
+    """
+    problem = DISK_PROBLEMS.get(error.errno, "the index could not be written")
+    reason = error.strerror or f"{error.__class__.__name__}: {error}"
+    return (
+        f"{problem} ({reason}) while writing the index at {index_dir}: "
+        "nothing was changed, the index in use stays"
     )
 
 
@@ -116,28 +175,33 @@ def _new_generation(index_dir: Path) -> Path:
 
 
 def _write_index(
-    generation: Path, items: list[PolicyItem], progress: Callable[[int, int], None] | None
+    generation: Path,
+    items: list[PolicyItem],
+    progress: Callable[[int, int], None] | None,
+    inherited: tuple[int, ...] = (),
 ) -> None:
     ix = whoosh_index.create_in(str(generation), policy_schema())
-    writer = _writer(ix, len(items))
+    writer = _writer(ix, len(items), inherited)
     try:
         for number, item in enumerate(items, 1):
             writer.add_document(**asdict(item), reading=item.text, exact=item.text)
             if progress:
                 progress(number, len(items))
+        writer.commit()
     except BaseException:
-        for task in getattr(writer, "tasks", ()):  # sub-processes of a parallel writer
-            task.terminate()
-            task.join()
-        writer.cancel()
+        if isinstance(writer, WatchedWriter):
+            writer.stop_workers()
+        try:
+            writer.cancel()
+        except Exception:  # a full disk can fail the clean-up too; the generation goes anyway
+            pass
         raise
-    writer.commit()
     with ix.searcher() as searcher:
         if searcher.doc_count() != len(items):
             raise BuildError(f"index holds {searcher.doc_count()} items, expected {len(items)}")
 
 
-def _writer(ix: whoosh_index.Index, items: int):
+def _writer(ix: whoosh_index.Index, items: int, inherited: tuple[int, ...] = ()):
     """Return a writer that analyses in one process per core when the corpus is large enough.
 
     Each process writes its own segment (no merge afterwards); a small corpus is written in
@@ -146,7 +210,155 @@ def _writer(ix: whoosh_index.Index, items: int):
     procs = min(len(os.sched_getaffinity(0)), MAX_PROCS)
     if procs < 2 or items < PARALLEL_FROM:
         return ix.writer(limitmb=WRITER_MB)
-    return ix.writer(procs=procs, multisegment=True, batchsize=BATCH, limitmb=WRITER_MB)
+    return WatchedWriter(
+        ix, inherited, procs=procs, multisegment=True, batchsize=BATCH, limitmb=WRITER_MB
+    )
+
+
+class WriterProcess(SubWriterTask):
+    """A Whoosh writer process that dies with the build, holds no lock and reports its error.
+
+    Forked, it inherits every open file of the build, the build lock among them: it closes
+    those, so that a lock held by an orphan can never block the next build.
+    """
+
+    def __init__(self, *args, parent: int, inherited: tuple[int, ...]):
+        super().__init__(*args)
+        self.parent = parent
+        self.inherited = inherited
+
+    def run(self) -> None:
+        _die_with(self.parent)
+        for fd in self.inherited:
+            os.close(fd)
+        try:
+            super().run()
+        except BaseException as error:  # carried back to the build, which says it once
+            code = error.errno if isinstance(error, OSError) else None
+            reason = error.strerror if isinstance(error, OSError) else None
+            self.resultqueue.put(("error", code, reason or f"{type(error).__name__}: {error}"))
+            self.resultqueue.close()
+            self.resultqueue.join_thread()
+            sys.exit(1)
+
+
+def _die_with(parent: int) -> None:
+    """Have Linux kill this process when `parent` dies; exit now if it already has."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):  # not Linux: the lock is not held here all the same
+        pass
+    if os.getppid() != parent:
+        os._exit(1)
+
+
+class WatchedWriter(MpWriter):
+    """Whoosh's parallel writer that looks at its processes instead of waiting on them blindly.
+
+    A process that dies (killed, out of memory, out of disk) fails the build at once, with the
+    process's own error, where Whoosh's writer would wait for it forever.
+    """
+
+    def __init__(self, ix, inherited: tuple[int, ...], **kwargs):
+        super().__init__(ix, **kwargs)
+        self.inherited = inherited
+        self.jobs = self.jobqueue
+        self.jobqueue = _WatchedQueue(self.jobs, self.check_workers)
+
+    def _new_task(self) -> WriterProcess:
+        task = WriterProcess(
+            self.storage,
+            self.indexname,
+            self.jobs,
+            self.resultqueue,
+            self.subargs,
+            self.multisegment,
+            parent=os.getpid(),
+            inherited=self.inherited,
+        )
+        self.tasks.append(task)
+        task.start()
+        return task
+
+    def _commit(self, mergetype, optimize, merge) -> None:
+        if self.docbuffer:
+            self._enqueue()
+        for _ in self.tasks:
+            self.jobqueue.put(None)
+        segments = self._merge_segments(mergetype, optimize, merge)
+        segments += [self._result() for _ in self.tasks]
+        for task in self.tasks:
+            task.join()
+        if self._added:
+            segments.append(self._finalize_segment())
+        else:
+            self._close_segment()
+        self._commit_toc(segments)
+        self._finish()
+
+    def _result(self):
+        """Return the next process's segment, or raise its error or its death."""
+        while True:
+            try:
+                result = self.resultqueue.get(timeout=POLL)
+            except queue.Empty:
+                self.check_workers(finishing=True)
+                continue
+            if result[0] == "error":
+                raise _worker_error(result)
+            return result[2]
+
+    def check_workers(self, finishing: bool = False) -> None:
+        """Raise if a process has ended before its time: any, or once finishing, a failed one."""
+        ended = [t for t in self.tasks if t.exitcode not in (None, *([0] if finishing else []))]
+        if not ended:
+            return
+        try:  # its own error, if it sent one before it ended
+            result = self.resultqueue.get(timeout=0.5)
+        except queue.Empty:
+            result = None
+        if result and result[0] == "error":
+            raise _worker_error(result)
+        raise BuildError(f"a writer process of the build died ({_exit_reason(ended[0])})")
+
+    def stop_workers(self) -> None:
+        """End every process still running and drop what is left for them to do."""
+        for task in self.tasks:
+            if task.exitcode is None:
+                task.kill()
+            task.join()
+        self.jobs.cancel_join_thread()
+
+
+class _WatchedQueue:
+    """A job queue whose `put` looks at the processes while the queue is full."""
+
+    def __init__(self, jobs, check: Callable[[], None]):
+        self.jobs = jobs
+        self.check = check
+
+    def put(self, job) -> None:
+        self.check()
+        while True:
+            try:
+                self.jobs.put(job, timeout=POLL)
+                return
+            except queue.Full:
+                self.check()
+
+
+def _worker_error(result: tuple) -> Exception:
+    _, code, reason = result
+    if code is not None:
+        return OSError(code, reason)
+    return BuildError(f"a writer process of the build failed: {reason}")
+
+
+def _exit_reason(task: SubWriterTask) -> str:
+    if task.exitcode is not None and task.exitcode < 0:
+        return f"killed by {signal.Signals(-task.exitcode).name}"
+    return f"exit status {task.exitcode}"
 
 
 def _swap_in(index_dir: Path, generation: Path) -> Path | None:
