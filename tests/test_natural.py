@@ -17,6 +17,7 @@ from indexer.graded import RULES, coverage, every_word
 from indexer.names import NameFinder, aliases
 from indexer.understand import MAX_WORDS, content_runs, has_operators, understand
 from webapp import create_app
+from webapp.openapi import validate_response
 
 
 @pytest.fixture(scope="module")
@@ -25,8 +26,10 @@ def client(seed_index_dir):
 
 
 def api(client, status: int = 200, **args) -> dict:
-    response = client.get("/api/search?" + urlencode(args, doseq=True))
+    url = "/api/search?" + urlencode(args, doseq=True)
+    response = client.get(url)
     assert response.status_code == status, response.data[:300]
+    validate_response(client.get("/api/openapi.json").get_json(), url, response)
     return response.get_json()
 
 

@@ -32,6 +32,7 @@ from indexer.search import PolicyIndex, SearchResult
 from webapp import create_app
 from webapp.export import EXPORT_FIELDS
 from webapp.facets import SearchState, facet_groups, pagination
+from webapp.openapi import validate_response
 
 TOTAL = 475
 DEPARTMENT_COUNT = 20
@@ -95,9 +96,11 @@ def params(url: str) -> dict[str, list[str]]:
 
 
 def api(client, status: int = 200, **args) -> dict:
-    response = client.get("/api/search?" + urlencode(args, doseq=True))
+    url = "/api/search?" + urlencode(args, doseq=True)
+    response = client.get(url)
     assert response.status_code == status, response.data[:500]
     assert response.content_type == "application/json"
+    validate_response(client.get("/api/openapi.json").get_json(), url, response)
     return response.get_json()
 
 
@@ -739,6 +742,7 @@ def get_json(client, url: str, status: int = 200) -> dict:
     response = client.get(url)
     assert response.status_code == status, response.data[:500]
     assert response.content_type == "application/json"
+    validate_response(client.get("/api/openapi.json").get_json(), url, response)
     return response.get_json()
 
 

@@ -15,6 +15,7 @@ from indexer.search import ITEM_FIELDS, MAX_PER_PAGE, Hit, SearchResult, Unknown
 from indexer.suggest import suggest as suggestions_for
 from webapp import get_index
 from webapp.facets import PARAMS
+from webapp.openapi import index_document
 
 bp = Blueprint("api", __name__)
 
@@ -175,3 +176,9 @@ def item(item_id: str) -> Response:
 def healthz() -> Response:
     """Tell that the app is up and how many items its index holds."""
     return jsonify(status="ok", items=get_index().doc_count)
+
+
+@bp.get("/api/openapi.json")
+def openapi() -> Response:
+    """Describe the API as an OpenAPI 3.1 document, with the filter values this index holds."""
+    return jsonify(index_document(get_index()))
