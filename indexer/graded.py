@@ -19,11 +19,11 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
-from whoosh.query import Or, Phrase, Query
+from whoosh.query import Or, Phrase, Query, Term
 from whoosh.searching import Searcher
 
 from indexer.generic import GENERIC_WEIGHT, is_generic
-from indexer.query import Word, word_query
+from indexer.query import FIELD, Word, word_query
 from indexer.schema import EXACT_FIELD
 from indexer.understand import QueryWord
 
@@ -40,7 +40,7 @@ class Graded:
     levels: dict[int, list[float]]  # docnum → the level of each word (0.0: lacks it)
     as_typed: dict[int, int]  # docnum → how many of the query's sentences it holds as typed
     weights: list[float]  # each word's weight: its inverse document frequency
-    query: Query  # every form of every word, for BM25F
+    query: Query  # every form of every word but the particle-apart ones, for BM25F
     topic: dict[int, float] = field(default_factory=dict)  # similarity to the best items' topic
     topic_weight: float = 0.0
     topic_terms: tuple[str, ...] = ()
@@ -143,8 +143,11 @@ def match_words(
         for level, forms in _forms(qword):
             if not forms:
                 continue
+            if level == LOOSE and not _may_hold_apart(searcher, qword.word, held_docs):
+                continue  # phrases across particles are dear: only where every unit stands
             query = Or([word_query(word) for word in forms])
-            queries.append(query)
+            if level != LOOSE:  # phrases across particles cost much to score, and say little
+                queries.append(query)
             docnums = set(searcher.docs_for_query(query))
             if level in (RELATED, NEAR) and not held_docs:
                 # The word is in no item: its nearest words that are stand for it.
@@ -173,6 +176,17 @@ def match_words(
                 if docnum in levels:
                     as_typed[docnum] = as_typed.get(docnum, 0) + 1
     return Graded(tuple(words), levels, as_typed, weights, Or(queries))
+
+
+def _may_hold_apart(searcher: Searcher, word: Word, held: set[int]) -> bool:
+    """Tell whether some item not holding `word` holds every one of its short units."""
+    candidates: set[int] | None = None
+    for unit in word.fine:
+        docnums = set(searcher.docs_for_query(Term(FIELD, unit)))
+        candidates = docnums if candidates is None else candidates & docnums
+        if not candidates - held:
+            return False
+    return bool(candidates)
 
 
 def _parts_held(

@@ -19,7 +19,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from itertools import combinations
 
 from indexer.analysis import DROPPED_POS, GAP, exact_units, normalize, sudachi_units
 from indexer.dictionary import sudachi_tokenizer
@@ -193,22 +192,21 @@ def piece_words(piece: str) -> tuple[list[Word], str | None]:
 
 
 def loose_forms(word: Word) -> tuple[Word, ...]:
-    """Return the word's short units with one or two particles between them.
+    """Return the word's short units with a particle between them.
 
-    One particle at any one boundary, two at any one boundary, and one at every boundary:
-    人材育成 meets 人材の育成 and 人材への育成 but not 人材確保と育成.
+    One particle at any one boundary, and one at every boundary: 人材育成 meets 人材の育成 and
+    人材を育成 but not 人材確保と育成.
 
     >>> [w.fine for w in loose_forms(Word(("人材", "育成"), text="人材育成"))]
-    [('人材', '_', '育成'), ('人材', '_', '_', '育成')]
+    [('人材', '_', '育成')]
     """
     units = [unit for unit in word.fine if unit != GAP]
     if word.exact or len(units) < 2 or len(units) > MAX_LOOSE_UNITS or GAP in word.fine:
         return ()
     boundaries = range(1, len(units))
     patterns: list[tuple[int, ...]] = []  # the number of gaps after each unit
-    for gaps in (1, 2):
-        for (at,) in combinations(boundaries, 1):
-            patterns.append(tuple(gaps if b == at else 0 for b in boundaries))
+    for at in boundaries:
+        patterns.append(tuple(1 if b == at else 0 for b in boundaries))
     if len(units) > 2:
         patterns.append(tuple(1 for _ in boundaries))
     forms = []

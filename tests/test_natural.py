@@ -314,7 +314,7 @@ def test_an_exploding_expansion_stays_bounded(policy_index):
     for qword in understood.words:
         assert len(qword.related) <= MAX_RELATED and len(qword.near) <= MAX_RELATED
         assert len(qword.expansions) <= MAX_SYNONYMS
-        assert len(qword.loose) <= 2 * (MAX_LOOSE_UNITS - 1) + 1
+        assert len(qword.loose) <= MAX_LOOSE_UNITS
         forms = sum(len(words) for _, words in _forms(qword)) + len(qword.parts)
         assert forms <= 1 + 12 + MAX_SYNONYMS + 2 * MAX_RELATED + 9 + 5
     # The synonym list's own groups are few; through the index it still answers at once.
