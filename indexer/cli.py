@@ -66,7 +66,12 @@ def build(corpus_dir: Path, index_dir: Path) -> None:
             bar.update(done - bar.pos)
 
         try:
-            summary = build_index(corpus_dir, index_dir, progress=progress)
+            summary = build_index(
+                corpus_dir,
+                index_dir,
+                progress=progress,
+                waiting=lambda notice: click.echo(f"\n{notice}", err=True),
+            )
         except (CorpusError, BuildError) as error:
             raise click.ClickException(str(error)) from None
     for department, count in summary.per_department.items():
