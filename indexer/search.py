@@ -454,7 +454,10 @@ class PolicyIndex:
         if allowed is None or allowed:
             scores = score_matches(snapshot.searcher, graded.query, allowed=allowed)
         if not only_full and wants_feedback(graded):
-            seeds = feedback_seeds(graded, scores, snapshot.columns["order"])
+            # The seeds come from every match, whatever the filters, so that every filter sees
+            # the same topic items and the counts add up (the matrix sums the facets).
+            every = scores if allowed is None else score_matches(snapshot.searcher, graded.query)
+            seeds = feedback_seeds(graded, every, snapshot.columns["order"])
             if seeds:
                 known = frozenset(w.word.key for w in understood.words)
                 similarity, terms = snapshot.topic(seeds, known)

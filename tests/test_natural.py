@@ -319,3 +319,15 @@ def test_an_exploding_expansion_stays_bounded(policy_index):
         assert forms <= 1 + 12 + MAX_SYNONYMS + 2 * MAX_RELATED + 9 + 5
     # The synonym list's own groups are few; through the index it still answers at once.
     assert policy_index.search(" ".join(words)).total > 0
+
+
+@pytest.mark.parametrize("query", ["年寄り", "介護予防の取り組み", "特殊詐欺を防ぐには"])
+def test_counts_add_up_across_filters_with_topic_items(policy_index, query):
+    from indexer.crosstab import department_by_category
+
+    result = policy_index.search(query)
+    crosstab = department_by_category(policy_index, query)
+    assert crosstab.total == result.total
+    for facet in result.facets["department"]:
+        assert crosstab.department_total(facet.value) == facet.count
+        assert policy_index.search(query, departments=[facet.value]).total == facet.count
