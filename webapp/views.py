@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from flask import Blueprint, abort, current_app, render_template, request, url_for
 
 from indexer.crosstab import department_by_category
@@ -10,7 +12,8 @@ from indexer.related import related_items
 from indexer.schema import FACETS
 from indexer.search import PolicyIndex, SearchResult
 from indexer.spelling import did_you_mean
-from webapp import get_index
+from webapp import ROOT, get_index
+from webapp.accessibility import AXE_TAGS, TARGET, WIDTHS, load_report
 from webapp.charts import department_bars, department_matrix
 from webapp.department import department_tables
 from webapp.facets import (
@@ -26,6 +29,8 @@ from webapp.facets import (
 bp = Blueprint("views", __name__)
 
 SITE_NAME = "板橋区 経営方針検索"
+# Written by tests/test_accessibility.py; ACCESSIBILITY_RESULTS in the config points elsewhere.
+ACCESSIBILITY_RESULTS = ROOT / "docs" / "accessibility-results.json"
 
 
 @bp.app_context_processor
@@ -204,4 +209,17 @@ def department(name: str) -> str:
         previous=departments[at - 1] if at > 0 else None,
         next=departments[at + 1] if at + 1 < len(departments) else None,
         departments=departments,
+    )
+
+
+@bp.get("/accessibility")
+def accessibility() -> str:
+    """Show the accessibility target, how the pages are checked and the latest results."""
+    path = current_app.config.get("ACCESSIBILITY_RESULTS", ACCESSIBILITY_RESULTS)
+    return render_template(
+        "accessibility.html",
+        target=TARGET,
+        tags=AXE_TAGS,
+        widths=WIDTHS,
+        report=load_report(Path(path)),
     )
