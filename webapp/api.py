@@ -75,7 +75,7 @@ def search() -> Response | tuple[Response, int]:
         return bad_request(str(error))
     try:
         result = get_index().search(
-            args.get("q", ""),
+            args.get("q", "")[:MAX_QUERY_CHARS],  # what the search reads, and the answer says
             departments=args.getlist("dept"),
             categories=args.getlist("category"),
             columns=args.getlist("column"),
