@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -91,7 +92,10 @@ def open_index(app: Flask) -> PolicyIndex:
     try:
         index = PolicyIndex(index_dir)
     except IndexUnavailable as error:
-        app.logger.warning("%s; building it from %s", error, app.config["CORPUS_DIR"])
+        problem = str(error)
+        if index_dir.is_symlink() and not index_dir.exists():
+            problem = f"the index link {index_dir} points to {os.readlink(index_dir)}, now gone"
+        app.logger.warning("%s; building it from %s", problem, app.config["CORPUS_DIR"])
         summary = build_index(app.config["CORPUS_DIR"], index_dir)
         app.logger.info(
             "built the index at %s: %d items in %.1f s", index_dir, summary.items, summary.seconds
