@@ -15,6 +15,7 @@ $(VENV)/.installed: pyproject.toml
 # Sudachi's synonym dictionary (npm package sudachi-synonyms-dictionary), pinned with its hash in
 # package-lock.json, which npm ci checks; it is installed, never committed. The target is the file
 # itself, so a missing one is installed again; touched, so it is newer than the lock file after.
+# The same npm ci installs axe-core (pinned there too), which tests/test_accessibility.py injects.
 SYNONYMS := node_modules/sudachi-synonyms-dictionary/sudachi-synonyms-dictionary.json
 $(SYNONYMS): package-lock.json
 	npm ci --no-audit --no-fund --silent
