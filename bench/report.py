@@ -19,6 +19,7 @@ KINDS = (
     "browse",
     "page",
     "no hit",
+    "natural",
 )
 
 

@@ -41,9 +41,11 @@ class Graded:
     as_typed: dict[int, int]  # docnum → how many of the query's sentences it holds as typed
     weights: list[float]  # each word's weight: its inverse document frequency
     query: Query  # every form of every word but the particle-apart ones, for BM25F
+    core_query: Query | None = None  # the forms that hold a word: as typed, inside, synonyms
     topic: dict[int, float] = field(default_factory=dict)  # similarity to the best items' topic
     topic_weight: float = 0.0
     topic_terms: tuple[str, ...] = ()
+    _prefixes: dict = field(default_factory=dict, compare=False, repr=False)
 
     def with_topic(
         self, topic: dict[int, float], share: float, terms: tuple[str, ...] = ()
@@ -53,10 +55,13 @@ class Graded:
         The topic counts as one more word weighing `share` of the query's words together.
         """
         levels = dict(self.levels)
+        none = (0.0,) * len(self.words)
         for docnum in topic:
-            levels.setdefault(docnum, [0.0] * len(self.words))
+            levels.setdefault(docnum, none)
         weight = share * sum(self.weights)
-        return replace(self, levels=levels, topic=topic, topic_weight=weight, topic_terms=terms)
+        return replace(
+            self, levels=levels, topic=topic, topic_weight=weight, topic_terms=terms, _prefixes={}
+        )
 
     def every_word(self, docnum: int) -> bool:
         return every_word(self.levels[docnum])
@@ -66,6 +71,20 @@ class Graded:
             return coverage(self.levels[docnum], self.weights)
         levels = [*self.levels[docnum], self.topic.get(docnum, 0.0)]
         return coverage(levels, [*self.weights, self.topic_weight])
+
+    def prefix(self, docnum: int) -> tuple:
+        """Return the sort key of every rule but relevance, the best first (all negated).
+
+        Items holding the words at the same levels share it: it is worked out once for each
+        combination, which there are few of even among thousands of matches.
+        """
+        levels = self.levels[docnum]
+        combination = (levels, self.as_typed.get(docnum, 0), self.topic.get(docnum, 0.0))
+        key = self._prefixes.get(combination)
+        if key is None:
+            key = tuple(-rule(self, docnum, 0.0) for _, rule in RULES[:-1])
+            self._prefixes[combination] = key
+        return key
 
     def holds_none(self, docnum: int) -> bool:
         """Tell that an item holds no word of the query, only its topic."""
@@ -128,7 +147,7 @@ def match_words(
     one as typed are counted for the `as_typed` rule.
     """
     levels: dict[int, list[float]] = {}
-    weights, queries = [], []
+    weights, queries, core = [], [], []
     size, count = len(words), searcher.doc_count_all()
 
     def raise_to(docnums, index: int, level: float) -> None:
@@ -146,6 +165,8 @@ def match_words(
             if level == LOOSE and not _may_hold_apart(searcher, qword.word, held_docs):
                 continue  # phrases across particles are dear: only where every unit stands
             query = Or([word_query(word) for word in forms])
+            if level >= HELD:
+                core.append(query)
             if level != LOOSE:  # phrases across particles cost much to score, and say little
                 queries.append(query)
             docnums = set(searcher.docs_for_query(query))
@@ -175,7 +196,8 @@ def match_words(
             for docnum in searcher.docs_for_query(Phrase(EXACT_FIELD, list(units))):
                 if docnum in levels:
                     as_typed[docnum] = as_typed.get(docnum, 0) + 1
-    return Graded(tuple(words), levels, as_typed, weights, Or(queries))
+    frozen = {docnum: tuple(held) for docnum, held in levels.items()}
+    return Graded(tuple(words), frozen, as_typed, weights, Or(queries), core_query=Or(core))
 
 
 def _may_hold_apart(searcher: Searcher, word: Word, held: set[int]) -> bool:
@@ -213,9 +235,26 @@ RULES: tuple[tuple[str, Callable[[Graded, int, float], float]], ...] = (
 
 def rank_key(graded: Graded, scores: dict[int, float], order: list[int]) -> Callable:
     """Return the sort key of a docnum: the rules in order, then document order."""
+    prefix = graded.prefix
 
     def key(docnum: int) -> tuple:
-        score = scores.get(docnum, 0.0)
-        return (*(-rule(graded, docnum, score) for _, rule in RULES), order[docnum])
+        return (*prefix(docnum), -scores.get(docnum, 0.0), order[docnum])
 
     return key
+
+
+def best_buckets(graded: Graded, docnums: list[int], needed: int) -> list[int]:
+    """Return the items of the best buckets (every rule but relevance) holding `needed` items.
+
+    Only these need a relevance score to fill the first `needed` places: a bucket is taken whole,
+    so that the relevance rule orders it fully.
+    """
+    buckets: dict[tuple, list[int]] = {}
+    for docnum in docnums:
+        buckets.setdefault(graded.prefix(docnum), []).append(docnum)
+    chosen: list[int] = []
+    for key in sorted(buckets):
+        if len(chosen) >= needed:
+            break
+        chosen += buckets[key]
+    return chosen

@@ -10,7 +10,7 @@ with `Searcher.search`).
 
 from __future__ import annotations
 
-from collections.abc import Container
+from collections.abc import Container, Iterable
 
 from whoosh.query import Query
 from whoosh.reading import IndexReader
@@ -64,4 +64,33 @@ def score_matches(
             if (allowed is None or docnum in allowed) and docnum not in excluded:
                 scores[docnum] = matcher.score()
             matcher.next()
+    return scores
+
+
+def score_docs(searcher: Searcher, query: Query, docnums: Iterable[int]) -> dict[int, float]:
+    """Return the score of each of `docnums` that `query` matches, skipping to each one.
+
+    The same scores as `score_matches`, without walking every match: for a page's worth of items
+    among thousands of matches.
+    """
+    wanted = sorted(set(docnums))
+    scores: dict[int, float] = {}
+    if not wanted:
+        return scores
+    context = searcher.context()
+    for leaf, offset in searcher.leaf_searchers():
+        end = offset + leaf.doc_count_all()
+        inside = [d - offset for d in wanted if offset <= d < end]
+        if not inside:
+            continue
+        matcher = query.matcher(leaf, context)
+        for docnum in inside:
+            if not matcher.is_active():
+                break
+            if matcher.id() < docnum:
+                matcher.skip_to(docnum)
+                if not matcher.is_active():
+                    break
+            if matcher.id() == docnum:
+                scores[offset + docnum] = matcher.score()
     return scores

@@ -20,12 +20,12 @@ from pathlib import Path
 from whoosh.query import And, AndNot, Or, Phrase, Query, Require, Term
 
 from indexer.feedback import MIN_SEED_COVERAGE, SEEDS
-from indexer.graded import Graded, rank_key
+from indexer.graded import Graded, best_buckets, rank_key
 from indexer.highlight import exact_spans, highlight
 from indexer.names import Name
 from indexer.query import Word, clean_query
 from indexer.schema import EXACT_FIELD, FACETS
-from indexer.scoring import score_matches
+from indexer.scoring import score_docs, score_matches
 from indexer.snapshot import Snapshot, open_snapshot, read_link
 from indexer.understand import QueryWord, Understood
 
@@ -239,6 +239,7 @@ class Ranking:
         return make_hit(stored, score, words, missing, graded.in_part(docnum))
 
 
+COVERAGE = 3  # where the coverage rule stands in a graded prefix (indexer.graded.RULES)
 TOPIC_SHARE = 0.35  # the weight of the best items' topic, against the query's words together
 FEEDBACK_BELOW = 10  # a one-word query gets topic items only when fewer items hold it
 
@@ -249,9 +250,8 @@ def wants_feedback(graded: Graded) -> bool:
 
 
 def feedback_seeds(graded: Graded, scores: dict[int, float], order: list[int]) -> tuple[int, ...]:
-    """Return the best few items that cover most of the query: their topic is the query's."""
-    covering = [d for d in scores if graded.coverage(d) >= MIN_SEED_COVERAGE]
-    best = heapq.nsmallest(SEEDS, covering, key=rank_key(graded, scores, order))
+    """Return the best few of the scored items: their topic is the query's."""
+    best = heapq.nsmallest(SEEDS, scores, key=rank_key(graded, scores, order))
     return tuple(sorted(best))
 
 
@@ -363,7 +363,8 @@ class PolicyIndex:
             for named in understood.named:
                 if named.value not in filters[named.facet]:
                     filters[named.facet] += (named.value,)
-        ranking = self._rank(snapshot, understood, filters, match == "all")
+        needed = page * per_page  # the graded ranking scores only what can reach this page
+        ranking = self._rank(snapshot, understood, filters, match == "all", needed)
         ranked = ranking.matches
         facets = {
             name: self._facet(snapshot, name, ranked, filters, ranking.scores) for name in FACETS
@@ -400,7 +401,12 @@ class PolicyIndex:
         )
 
     def _rank(
-        self, snapshot: Snapshot, understood: Understood | None, filters: dict, only_full: bool
+        self,
+        snapshot: Snapshot,
+        understood: Understood | None,
+        filters: dict,
+        only_full: bool,
+        needed: int = MAX_PER_PAGE,
     ) -> Ranking:
         """Return every match (in document order when unscored) and how to rank and show them.
 
@@ -414,7 +420,7 @@ class PolicyIndex:
         if understood.is_empty:
             return Ranking([], {}, understood)
         if understood.graded:
-            return self._rank_graded(snapshot, understood, filters, only_full)
+            return self._rank_graded(snapshot, understood, filters, only_full, needed)
         parsed = understood.literal
         whoosh_query = snapshot.whoosh(parsed)
         words = parsed.positive_words
@@ -441,32 +447,34 @@ class PolicyIndex:
 
     @staticmethod
     def _rank_graded(
-        snapshot: Snapshot, understood: Understood, filters: dict, only_full: bool
+        snapshot: Snapshot, understood: Understood, filters: dict, only_full: bool, needed: int
     ) -> Ranking:
+        """Rank by the rules of indexer.graded, scoring only the items that can reach the page."""
         graded = snapshot.graded(understood.words, understood.phrases)
+        searcher, query = snapshot.searcher, graded.query
         matches = list(graded.levels)
         if only_full:
             matches = [d for d in matches if graded.every_word(d)]
-        allowed = None
-        if only_full or any(filters.values()):
-            allowed = set(_filtered(snapshot, matches, filters))
-        scores = {}
-        if allowed is None or allowed:
-            scores = score_matches(snapshot.searcher, graded.query, allowed=allowed)
         if not only_full and wants_feedback(graded):
             # The seeds come from every match, whatever the filters, so that every filter sees
             # the same topic items and the counts add up (the matrix sums the facets).
-            every = scores if allowed is None else score_matches(snapshot.searcher, graded.query)
-            seeds = feedback_seeds(graded, every, snapshot.columns["order"])
+            covering = [d for d in matches if -graded.prefix(d)[COVERAGE] >= MIN_SEED_COVERAGE]
+            best = score_docs(searcher, query, best_buckets(graded, covering, SEEDS))
+            seeds = feedback_seeds(graded, best, snapshot.columns["order"])
             if seeds:
                 known = frozenset(w.word.key for w in understood.words)
                 similarity, terms = snapshot.topic(seeds, known)
                 graded = graded.with_topic(similarity, TOPIC_SHARE, terms)
-                added = [d for d in graded.topic if d not in scores]
-                if allowed is not None:
-                    added = _filtered(snapshot, added, filters)
-                scores.update((d, graded.topic[d]) for d in added)
                 matches = list(graded.levels)
+        kept = _filtered(snapshot, matches, filters) if any(filters.values()) else matches
+        chosen = best_buckets(graded, kept, needed)
+        # Relevance over the forms that hold a word (cheap: terms, few phrases), and over every
+        # form for the items holding none of those (near words, parts).
+        scores = score_docs(searcher, graded.core_query or query, chosen)
+        scores.update(score_docs(searcher, query, [d for d in chosen if d not in scores]))
+        for docnum in chosen:
+            if docnum not in scores and docnum in graded.topic:
+                scores[docnum] = graded.topic[docnum]  # holds no word: its topic similarity
         return Ranking(matches, scores, understood, graded=graded)
 
     @staticmethod
