@@ -77,7 +77,9 @@ def score_docs(searcher: Searcher, query: Query, docnums: Iterable[int]) -> dict
     scores: dict[int, float] = {}
     if not wanted:
         return scores
-    context = searcher.context()
+    # needs_current keeps Whoosh's Or a tree of unions that skips, not an array it fills with
+    # every match first (what it does for small indexes): here only a few items are wanted.
+    context = searcher.context(needs_current=True)
     for leaf, offset in searcher.leaf_searchers():
         end = offset + leaf.doc_count_all()
         inside = [d - offset for d in wanted if offset <= d < end]
