@@ -6,7 +6,8 @@ them in a query, with the short forms people use (教育委員会 for 教育委�
 区議会事務局), so that the search applies them as that facet's filter.
 
 A department is recognised wherever it stands as a run of its own (福祉部の相談窓口); a row or a
-column only as a word typed on its own (改革 DX), since 改革 inside a sentence is a word.
+column only as a word typed on its own beside others (改革 DX), since 改革 inside a sentence, or
+typed alone, is a word of the items too.
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from indexer.analysis import DROPPED_POS, GAP, exact_units, normalize, sudachi_units
 from indexer.dictionary import sudachi_tokenizer
 from indexer.lexicon import KANA_RUN, KATAKANA_OR_LATIN, Lexicon
-from indexer.names import Name, NameFinder
+from indexer.names import DEPARTMENT, Name, NameFinder
 from indexer.query import HIRAGANA, PIECE, ParsedQuery, Word, analyse_word, clean_query, parse_query
 
 MAX_WORDS = 8
@@ -289,11 +289,12 @@ def understand(
     phrases: list[tuple[str, ...]] = []
     named: list[Name] = []
     respelled: list[tuple[str, str]] = []
-    for match in PIECE.finditer(cleaned):
-        piece = match.group(2) or match.group(1) or ""
-        if piece in OPERATOR_WORDS or not piece.strip():
-            continue
-        if names and (name := names.piece(piece)):
+    pieces = [m.group(2) or m.group(1) or "" for m in PIECE.finditer(cleaned)]
+    pieces = [p for p in pieces if p.strip() and p not in OPERATOR_WORDS]
+    for piece in pieces:
+        name = names.piece(piece) if names else None
+        # A row or column typed alone (改革, 施策) is a word of the items too: searched as one.
+        if name and (name.facet == DEPARTMENT or len(pieces) > 1):
             named.append(name)
             continue
         if lexicon and KANA_RUN.search(piece):

@@ -207,6 +207,13 @@ def test_a_query_of_only_a_name_browses_the_department(policy_index):
     assert result.total == 18 and {h.department for h in result.hits} == {"会計管理室"}
 
 
+def test_a_row_typed_alone_is_a_word_and_with_others_a_filter(policy_index):
+    alone = policy_index.search("改革", per_page=100, match="all")
+    assert not alone.names and alone.total and all("改革" in h.text for h in alone.hits)
+    both = policy_index.search("改革 DX")
+    assert [(n.facet, n.value) for n in both.names] == [("category", "改革")]
+
+
 # The API and the page say what was done
 
 
