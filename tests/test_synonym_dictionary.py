@@ -141,3 +141,21 @@ def test_real_dictionary_over_the_seed_corpus(real_dictionary, seed_items):
     assert {"008536", "019207", "016008", "019163", "011704", "024907"} <= kept_ids
     corpus = "\0".join(unicodedata.normalize("NFKC", item.text) for item in seed_items)
     assert kept == [g for g in real_dictionary if any(word in corpus for word in g.words)]
+
+
+def test_the_checked_groups_are_cached_by_the_file_hash(tmp_path, monkeypatch):
+    from indexer.synonym_dictionary import load_dictionary
+
+    monkeypatch.setenv("POLICY_CACHE_DIR", str(tmp_path / "cache"))
+    dictionary = tmp_path / "synonyms.json"
+    group = {"id": "1", "items": [{"midashi": "ごみ", "expandControl": 0},
+                                  {"midashi": "ゴミ", "expandControl": 0}]}  # fmt: skip
+    dictionary.write_text(json.dumps([group]), encoding="utf-8")
+    first = load_dictionary(dictionary)
+    cached = list((tmp_path / "cache").rglob("synonyms-*.pickle"))
+    assert len(cached) == 1 and load_dictionary(dictionary) == first
+    cached[0].write_bytes(b"damaged")  # a damaged cache is read past, never trusted
+    assert load_dictionary(dictionary) == first
+    group["items"].append({"midashi": "塵", "expandControl": 0})
+    dictionary.write_text(json.dumps([group]), encoding="utf-8")  # a new file, a new entry
+    assert load_dictionary(dictionary)[0].words == ("ごみ", "ゴミ", "塵")
