@@ -88,6 +88,9 @@ def test_names_are_recognised_with_the_forms_people_type():
 def test_the_rules_are_one_visible_list():
     names = [name for name, _ in RULES]
     assert names == ["every_word", "as_typed", "some_word", "coverage", "relevance"]
+    from indexer.search import COVERAGE
+
+    assert names.index("coverage") == COVERAGE  # where search.py reads it in a rule prefix
     assert every_word([1.0, 0.8]) and not every_word([1.0, 0.6])
     assert coverage([1.0, 0.0], [4.0, 1.0]) > coverage([0.0, 1.0], [4.0, 1.0])
 
