@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from bench.serving import production_server
-from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, DESKTOP, PHONE, require_browser
+from tests.test_browser import DESKTOP, PHONE, chromium_browser, require_browser
 from webapp import create_app
 from webapp.accessibility import AXE_TAGS, load_report, row_key, save_results
 from webapp.views import ACCESSIBILITY_RESULTS
@@ -103,14 +103,8 @@ def server(seed_index_dir, tmp_path_factory) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def browser(server):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
+    with chromium_browser() as chromium:
         yield chromium
-        chromium.close()
 
 
 @pytest.fixture(scope="module")

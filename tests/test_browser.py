@@ -6,6 +6,7 @@ import os
 import re
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -55,16 +56,25 @@ def server(seed_index_dir, tmp_path_factory) -> Iterator[str]:
     assert f"{url}/" in log.read_text(), "the server should print its URL"
 
 
-@pytest.fixture(scope="module")
-def browser(server):
+@contextmanager
+def chromium_browser() -> Iterator:
+    """Launch Debian's Chromium headless through Playwright (never a downloaded browser)."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(
             executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
         )
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture(scope="module")
+def browser(server):
+    with chromium_browser() as chromium:
         yield chromium
-        chromium.close()
 
 
 @pytest.fixture()
