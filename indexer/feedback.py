@@ -17,7 +17,7 @@ from whoosh.searching import Searcher
 
 from indexer.analysis import japanese_analyzer
 from indexer.generic import is_generic
-from indexer.scoring import score_matches
+from indexer.scoring import Matching
 
 FIELD = "text"
 CONTENT_POS = frozenset({"名詞", "形状詞"})
@@ -59,12 +59,12 @@ def topic_terms(
     ][:TOPIC_TERMS]
 
 
-def topic_similarity(searcher: Searcher, terms: list[tuple[str, float]]) -> dict[int, float]:
+def topic_similarity(matching: Matching, terms: list[tuple[str, float]]) -> dict[int, float]:
     """Return each item's similarity to the topic terms, from 0 to 1 (the best item: 1)."""
     if not terms:
         return {}
     query = Or([Term(FIELD, term, boost=weight) for term, weight in terms])
-    scores = score_matches(searcher, query)
+    scores = matching.scores(query)
     best = max(scores.values(), default=0.0)
     if not best:
         return {}

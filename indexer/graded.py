@@ -19,33 +19,49 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
+import numpy as np
 from whoosh.query import Or, Phrase, Query, Term
-from whoosh.searching import Searcher
 
+from indexer.arrays import union_ids
 from indexer.generic import GENERIC_WEIGHT, is_generic
 from indexer.query import FIELD, Word, word_query
 from indexer.schema import EXACT_FIELD
+from indexer.scoring import Matching
 from indexer.understand import QueryWord
 
 LITERAL, INSIDE, EXPANSION, RELATED, NEAR, LOOSE, PARTS = 1.0, 0.9, 0.8, 0.7, 0.65, 0.6, 0.4
 HELD = EXPANSION  # the level from which a word counts as held
+NO_DOCS = np.empty(0, dtype=np.int64)
 ABSENT_PARTS = 0.75  # the parts of a compound that no item holds: still not the word itself
 
 
 @dataclass(frozen=True)
 class Graded:
-    """Which items hold which words, and how well: what the ranking rules read."""
+    """Which items hold which words, and how well: what the ranking rules read.
+
+    Arrays side by side: `docs` (sorted docnums) and, for each, its row of `levels`, its
+    `as_typed` count and its `topics` similarity.
+    """
 
     words: tuple[QueryWord, ...]
-    levels: dict[int, list[float]]  # docnum → the level of each word (0.0: lacks it)
-    as_typed: dict[int, int]  # docnum → how many of the query's sentences it holds as typed
+    docs: np.ndarray  # the docnums holding some form of some word (or the topic), sorted
+    levels: np.ndarray  # one row a doc: the level of each word (0.0: lacks it)
+    as_typed: np.ndarray  # how many of the query's sentences each doc holds as typed
     weights: list[float]  # each word's weight: its inverse document frequency
     query: Query  # every form of every word but the particle-apart ones, for BM25F
     core_query: Query | None = None  # the forms that hold a word: as typed, inside, synonyms
     topic: dict[int, float] = field(default_factory=dict)  # similarity to the best items' topic
     topic_weight: float = 0.0
     topic_terms: tuple[str, ...] = ()
-    _prefixes: dict = field(default_factory=dict, compare=False, repr=False)
+    _buckets: dict = field(default_factory=dict, compare=False, repr=False)  # Buckets, once
+
+    def __post_init__(self) -> None:
+        topics = np.zeros(len(self.docs))
+        if self.topic:
+            near = np.fromiter(self.topic, dtype=np.int64, count=len(self.topic))
+            similarity = np.fromiter(self.topic.values(), dtype=np.float64, count=len(near))
+            topics[np.searchsorted(self.docs, near)] = similarity  # every one is among docs
+        object.__setattr__(self, "topics", topics)
 
     def with_topic(
         self, topic: dict[int, float], share: float, terms: tuple[str, ...] = ()
@@ -54,51 +70,95 @@ class Graded:
 
         The topic counts as one more word weighing `share` of the query's words together.
         """
-        levels = dict(self.levels)
-        none = (0.0,) * len(self.words)
-        for docnum in topic:
-            levels.setdefault(docnum, none)
+        extra = np.fromiter(topic, dtype=np.int64, count=len(topic))
+        docs = np.union1d(self.docs, extra)
+        rows = np.searchsorted(docs, self.docs)
+        levels = np.zeros((len(docs), len(self.words)))
+        levels[rows] = self.levels
+        as_typed = np.zeros(len(docs), dtype=np.int64)
+        as_typed[rows] = self.as_typed
         weight = share * sum(self.weights)
         return replace(
-            self, levels=levels, topic=topic, topic_weight=weight, topic_terms=terms, _prefixes={}
-        )
+            self, docs=docs, levels=levels, as_typed=as_typed, topic=topic, topic_weight=weight,
+            topic_terms=terms, _buckets={},
+        )  # fmt: skip
+
+    def row(self, docnum: int) -> int:
+        return int(np.searchsorted(self.docs, docnum))
+
+    def rows(self, docnums: np.ndarray) -> np.ndarray:
+        """Return the rows of `docnums`, each one of `docs`."""
+        return np.searchsorted(self.docs, docnums)
+
+    def levels_of(self, docnum: int) -> tuple[float, ...]:
+        return tuple(self.levels[self.row(docnum)].tolist())
 
     def every_word(self, docnum: int) -> bool:
-        return every_word(self.levels[docnum])
-
-    def coverage(self, docnum: int) -> float:
-        if not self.topic_weight:
-            return coverage(self.levels[docnum], self.weights)
-        levels = [*self.levels[docnum], self.topic.get(docnum, 0.0)]
-        return coverage(levels, [*self.weights, self.topic_weight])
-
-    def prefix(self, docnum: int) -> tuple:
-        """Return the sort key of every rule but relevance, the best first (all negated).
-
-        Items holding the words at the same levels share it: it is worked out once for each
-        combination, which there are few of even among thousands of matches.
-        """
-        levels = self.levels[docnum]
-        combination = (levels, self.as_typed.get(docnum, 0), self.topic.get(docnum, 0.0))
-        key = self._prefixes.get(combination)
-        if key is None:
-            key = tuple(-rule(self, docnum, 0.0) for _, rule in RULES[:-1])
-            self._prefixes[combination] = key
-        return key
+        return every_word(self.levels_of(docnum))
 
     def holds_none(self, docnum: int) -> bool:
         """Tell that an item holds no word of the query, only its topic."""
-        return not any(self.levels[docnum])
+        return not any(self.levels_of(docnum))
 
     def missing(self, docnum: int) -> list[str]:
         """Return the words as typed that the item does not hold (as typed or as a synonym)."""
-        return [w.text for w, level in zip(self.words, self.levels[docnum], strict=True)
+        return [w.text for w, level in zip(self.words, self.levels_of(docnum), strict=True)
                 if level < HELD]  # fmt: skip
 
     def in_part(self, docnum: int) -> list[str]:
         """Return the missing words of which the item holds a looser form (apart, in parts)."""
-        return [w.text for w, level in zip(self.words, self.levels[docnum], strict=True)
+        return [w.text for w, level in zip(self.words, self.levels_of(docnum), strict=True)
                 if 0 < level <= LOOSE]  # fmt: skip
+
+    def coverages(self, levels: np.ndarray, topics: np.ndarray) -> np.ndarray:
+        """Return `coverage` of each row of `levels` (with its topic similarity), at once."""
+        weights, columns = list(self.weights), [levels[:, n] for n in range(levels.shape[1])]
+        if self.topic_weight:
+            weights, columns = [*weights, self.topic_weight], [*columns, topics]
+        total = sum(weights)
+        if not total or not len(levels):
+            return np.zeros(len(levels))
+        held = np.zeros(len(levels))
+        for column, weight in zip(columns, weights, strict=True):
+            held = held + column * weight  # in coverage's order: the same sums, bit for bit
+        distinct, where = np.unique(held, return_inverse=True)
+        # Python's round, as coverage does: numpy's rounds differently in rare cases.
+        return np.asarray([round(h / total, 9) for h in distinct.tolist()])[where.reshape(-1)]
+
+    def buckets(self) -> Buckets:
+        """Return each doc's bucket under every rule but relevance, worked out once.
+
+        Docs holding the words at the same levels share their bucket: the rules are applied
+        once to each combination, which there are few of even among thousands of matches.
+        """
+        found = self._buckets.get("buckets")
+        if found is None:
+            found = self._buckets["buckets"] = Buckets.of(self)
+        return found
+
+
+@dataclass(frozen=True)
+class Buckets:
+    """The ranking rules but relevance, applied: per doc of a `Graded`, arrays side by side."""
+
+    rank: np.ndarray  # 0 for the best bucket
+    full: np.ndarray  # holds every word
+    none: np.ndarray  # holds no word, only the topic
+    coverage: np.ndarray
+
+    @classmethod
+    def of(cls, graded: Graded) -> Buckets:
+        levels, typed, topics = graded.levels, graded.as_typed, graded.topics
+        values = [rule(graded, levels, typed, topics) for _, rule in RULES[:-1]]
+        # Sorted by every rule, best first; a doc's bucket is how many keys differ before it.
+        order = np.lexsort([-value for value in reversed(values)])
+        ranks = np.zeros(len(order), dtype=np.int64)
+        if len(order):
+            ordered = np.column_stack([value[order] for value in values])
+            changes = (ordered[1:] != ordered[:-1]).any(axis=1)
+            ranks[order] = np.concatenate([[0], np.cumsum(changes)])
+        full, _, some, covered = values
+        return cls(ranks, full.astype(bool), ~some.astype(bool), covered)
 
 
 def every_word(levels: Sequence[float]) -> bool:
@@ -139,122 +199,117 @@ def _forms(qword: QueryWord) -> list[tuple[float, list[Word]]]:
 
 
 def match_words(
-    searcher: Searcher, words: Sequence[QueryWord], phrases: Sequence[tuple[str, ...]] = ()
+    matching: Matching, words: Sequence[QueryWord], phrases: Sequence[tuple[str, ...]] = ()
 ) -> Graded:
     """Find every item holding any form of any word, and the level it holds each at.
 
     `phrases` are the query's sentences in exact units (indexer.understand): the items holding
     one as typed are counted for the `as_typed` rule.
     """
-    levels: dict[int, list[float]] = {}
+    found: list[tuple[int, np.ndarray, float]] = []  # (word, docnums, level): the highest wins
+    parts_found: list[tuple[int, list[tuple[np.ndarray, float]], float, float]] = []
     weights, queries, core = [], [], []
-    size, count = len(words), searcher.doc_count_all()
-
-    def raise_to(docnums, index: int, level: float) -> None:
-        for docnum in docnums:
-            held = levels.get(docnum)
-            if held is None:
-                held = levels[docnum] = [0.0] * size
-            held[index] = max(held[index], level)
-
+    count = matching.searcher.doc_count_all()
     for index, qword in enumerate(words):
-        held_docs: set[int] = set()
+        held_docs = NO_DOCS
         for level, forms in _forms(qword):
             if not forms:
                 continue
-            if level == LOOSE and not _may_hold_apart(searcher, qword.word, held_docs):
+            if level == LOOSE and not _may_hold_apart(matching, qword.word, held_docs):
                 continue  # phrases across particles are dear: only where every unit stands
             query = Or([word_query(word) for word in forms])
             if level >= HELD:
                 core.append(query)
             if level != LOOSE:  # phrases across particles cost much to score, and say little
                 queries.append(query)
-            docnums = set(searcher.docs_for_query(query))
-            if level in (RELATED, NEAR) and not held_docs:
+            docnums = matching.doc_array(query)
+            if level in (RELATED, NEAR) and not len(held_docs):
                 # The word is in no item: its nearest words that are stand for it.
                 level = EXPANSION
             if level >= HELD:
-                held_docs |= docnums
-            raise_to(docnums, index, level)
+                held_docs = union_ids([held_docs, docnums], count)
+            found.append((index, docnums, level))
         weight = idf(len(held_docs), count)
-        parts = _parts_held(searcher, qword.parts, queries)
+        parts = _parts_held(matching, qword.parts, queries)
         if parts:
             # A part weighs what it tells: 交通 (rare) more than 公共 (common) of 公共交通.
             whole = max(weight, sum(part_weight for _, part_weight in parts))
-            held: dict[int, float] = {}
-            for docnums, part_weight in parts:
-                for docnum in docnums:
-                    held[docnum] = held.get(docnum, 0.0) + part_weight
             # A compound no item holds is best found through its parts (投票率 → 投票).
-            scale = ABSENT_PARTS if not held_docs else PARTS
-            for docnum, part_weight in held.items():
-                raise_to([docnum], index, scale * part_weight / whole)
+            scale = ABSENT_PARTS if not len(held_docs) else PARTS
+            parts_found.append((index, parts, whole, scale))
         weights.append(weight * (GENERIC_WEIGHT if is_generic(qword.word.key) else 1.0))
-    as_typed: dict[int, int] = {}
-    if EXACT_FIELD in searcher.schema:
+    every = [docnums for _, docnums, _ in found]
+    every += [docnums for _, parts, _, _ in parts_found for docnums, _ in parts]
+    docs = union_ids(every, count)
+    levels = np.zeros((len(docs), len(words)))
+    for index, docnums, level in found:
+        rows = np.searchsorted(docs, docnums)
+        levels[rows, index] = np.maximum(levels[rows, index], level)
+    for index, parts, whole, scale in parts_found:
+        held = np.zeros(len(docs))
+        holding = np.zeros(len(docs), dtype=bool)
+        for docnums, part_weight in parts:
+            rows = np.searchsorted(docs, docnums)
+            held[rows] += part_weight
+            holding[rows] = True
+        levels[holding, index] = np.maximum(levels[holding, index], scale * held[holding] / whole)
+    as_typed = np.zeros(len(docs), dtype=np.int64)
+    if EXACT_FIELD in matching.searcher.schema and len(docs):
         for units in phrases:
-            for docnum in searcher.docs_for_query(Phrase(EXACT_FIELD, list(units))):
-                if docnum in levels:
-                    as_typed[docnum] = as_typed.get(docnum, 0) + 1
-    frozen = {docnum: tuple(held) for docnum, held in levels.items()}
-    return Graded(tuple(words), frozen, as_typed, weights, Or(queries), core_query=Or(core))
+            docnums = matching.doc_array(Phrase(EXACT_FIELD, list(units)))
+            rows = np.minimum(np.searchsorted(docs, docnums), len(docs) - 1)
+            as_typed[rows[docs[rows] == docnums]] += 1
+    return Graded(tuple(words), docs, levels, as_typed, weights, Or(queries), core_query=Or(core))
 
 
-def _may_hold_apart(searcher: Searcher, word: Word, held: set[int]) -> bool:
+def _may_hold_apart(matching: Matching, word: Word, held: np.ndarray) -> bool:
     """Tell whether some item not holding `word` holds every one of its short units."""
-    candidates: set[int] | None = None
+    candidates: np.ndarray | None = None
     for unit in word.fine:
-        docnums = set(searcher.docs_for_query(Term(FIELD, unit)))
-        candidates = docnums if candidates is None else candidates & docnums
-        if not candidates - held:
+        docnums = matching.doc_array(Term(FIELD, unit))
+        candidates = docnums if candidates is None else np.intersect1d(candidates, docnums)
+        if not len(np.setdiff1d(candidates, held, assume_unique=True)):
             return False
-    return bool(candidates)
+    return candidates is not None and bool(len(candidates))
 
 
 def _parts_held(
-    searcher: Searcher, parts: Sequence[Word], queries: list[Query]
-) -> list[tuple[set[int], float]]:
+    matching: Matching, parts: Sequence[Word], queries: list[Query]
+) -> list[tuple[np.ndarray, float]]:
     """Return the items holding each part of a compound, with the part's weight."""
     found = []
     for part in parts:
         queries.append(word_query(part))
-        docnums = set(searcher.docs_for_query(queries[-1]))
-        found.append((docnums, idf(len(docnums), searcher.doc_count_all())))
+        docnums = matching.doc_array(queries[-1])
+        found.append((docnums, idf(len(docnums), matching.searcher.doc_count_all())))
     return found
 
 
-# The ranking rules, in order: each a function of (graded, docnum, score), higher first.
-RULES: tuple[tuple[str, Callable[[Graded, int, float], float]], ...] = (
-    ("every_word", lambda graded, docnum, score: float(graded.every_word(docnum))),
-    ("as_typed", lambda graded, docnum, score: float(graded.as_typed.get(docnum, 0))),
-    ("some_word", lambda graded, docnum, score: float(not graded.holds_none(docnum))),
-    ("coverage", lambda graded, docnum, score: graded.coverage(docnum)),
-    ("relevance", lambda graded, docnum, score: score),
+# The ranking rules, in order: each gives every doc's value at once from (graded, levels,
+# as_typed, topics), higher first; relevance, the last, is the score itself.
+RULES: tuple[tuple[str, Callable[..., np.ndarray] | None], ...] = (
+    ("every_word", lambda graded, levels, typed, topics: (levels >= HELD).all(axis=1) * 1.0),
+    ("as_typed", lambda graded, levels, typed, topics: typed * 1.0),
+    ("some_word", lambda graded, levels, typed, topics: (levels > 0).any(axis=1) * 1.0),
+    ("coverage", lambda graded, levels, typed, topics: graded.coverages(levels, topics)),
+    ("relevance", None),
 )
 
 
-def rank_key(graded: Graded, scores: dict[int, float], order: list[int]) -> Callable:
-    """Return the sort key of a docnum: the rules in order, then document order."""
-    prefix = graded.prefix
-
-    def key(docnum: int) -> tuple:
-        return (*prefix(docnum), -scores.get(docnum, 0.0), order[docnum])
-
-    return key
+def ranked(graded: Graded, docnums: np.ndarray, scores: np.ndarray, order: np.ndarray):
+    """Return `docnums` best first: by the rules, then by `scores`, then in document order."""
+    rank = graded.buckets().rank[graded.rows(docnums)]
+    return docnums[np.lexsort((order[docnums], -scores, rank))]
 
 
-def best_buckets(graded: Graded, docnums: list[int], needed: int) -> list[int]:
-    """Return the items of the best buckets (every rule but relevance) holding `needed` items.
+def best_buckets(graded: Graded, docnums: np.ndarray, needed: int) -> np.ndarray:
+    """Return the docnums of the best buckets (every rule but relevance) holding `needed` items.
 
     Only these need a relevance score to fill the first `needed` places: a bucket is taken whole,
     so that the relevance rule orders it fully.
     """
-    buckets: dict[tuple, list[int]] = {}
-    for docnum in docnums:
-        buckets.setdefault(graded.prefix(docnum), []).append(docnum)
-    chosen: list[int] = []
-    for key in sorted(buckets):
-        if len(chosen) >= needed:
-            break
-        chosen += buckets[key]
-    return chosen
+    if len(docnums) <= needed:
+        return docnums
+    rank = graded.buckets().rank[graded.rows(docnums)]
+    last = np.partition(rank, needed - 1)[needed - 1]
+    return docnums[rank <= last]

@@ -11,7 +11,9 @@ with `Searcher.search`).
 from __future__ import annotations
 
 from collections.abc import Container, Iterable
+from typing import Protocol
 
+import numpy as np
 from whoosh.query import Query
 from whoosh.reading import IndexReader
 from whoosh.scoring import BM25F, BM25FScorer
@@ -34,6 +36,10 @@ class InMemoryLengthsBM25F(BM25F):
             for leaf, _ in reader.leaf_readers()
             for name in fieldnames
         }
+
+    def lengths(self, leaf: IndexReader, fieldname: str) -> list | None:
+        """Return the lengths of a field in one segment, if they were read."""
+        return self._lengths.get((id(leaf), fieldname))
 
     def scorer(self, searcher: Searcher, fieldname: str, text: bytes, qf: int = 1):
         scorer = super().scorer(searcher, fieldname, text, qf=qf)
@@ -96,3 +102,51 @@ def score_docs(searcher: Searcher, query: Query, docnums: Iterable[int]) -> dict
             if matcher.id() == docnum:
                 scores[offset + docnum] = matcher.score()
     return scores
+
+
+class Matching(Protocol):
+    """What a search reads of an index: the docnums a query matches, and their scores."""
+
+    searcher: Searcher
+
+    def docs(self, query: Query) -> set[int]: ...
+
+    def doc_array(self, query: Query) -> np.ndarray: ...
+
+    def scores_at(self, query: Query, docnums: np.ndarray) -> tuple[np.ndarray, np.ndarray]: ...
+
+    def scores(
+        self, query: Query, allowed: Container[int] | None = None, excluded=frozenset()
+    ) -> dict[int, float]: ...
+
+    def scores_of(self, query: Query, docnums: Iterable[int]) -> dict[int, float]: ...
+
+
+class WhooshMatching:
+    """Whoosh's own matchers behind what a search reads: the plain path.
+
+    `indexer.arrays.ArrayMatcher` answers the same calls over arrays; tests compare the two.
+    """
+
+    def __init__(self, searcher: Searcher):
+        self.searcher = searcher
+
+    def docs(self, query: Query) -> set[int]:
+        return set(self.searcher.docs_for_query(query))
+
+    def doc_array(self, query: Query) -> np.ndarray:
+        return np.asarray(sorted(self.searcher.docs_for_query(query)), dtype=np.int64)
+
+    def scores_at(self, query: Query, docnums: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        scores = score_docs(self.searcher, query, docnums.tolist())
+        values = [scores.get(d) for d in docnums.tolist()]
+        found = np.asarray([value is not None for value in values], dtype=bool)
+        return np.asarray([value or 0.0 for value in values], dtype=np.float64), found
+
+    def scores(
+        self, query: Query, allowed: Container[int] | None = None, excluded=frozenset()
+    ) -> dict[int, float]:
+        return score_matches(self.searcher, query, allowed, excluded)
+
+    def scores_of(self, query: Query, docnums: Iterable[int]) -> dict[int, float]:
+        return score_docs(self.searcher, query, docnums)

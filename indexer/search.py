@@ -12,20 +12,20 @@ import math
 import os
 import threading
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from operator import itemgetter
 from pathlib import Path
 
+import numpy as np
 from whoosh.query import And, AndNot, Or, Phrase, Query, Require, Term
 
+from indexer.arrays import Scored
 from indexer.feedback import MIN_SEED_COVERAGE, SEEDS
-from indexer.graded import Graded, best_buckets, rank_key
+from indexer.graded import Graded, best_buckets, ranked
 from indexer.highlight import exact_spans, highlight
 from indexer.names import Name
 from indexer.query import Word, clean_query
 from indexer.schema import EXACT_FIELD, FACETS
-from indexer.scoring import score_docs, score_matches
 from indexer.snapshot import Snapshot, open_snapshot, read_link
 from indexer.understand import QueryWord, Understood
 
@@ -146,6 +146,15 @@ def _filtered(snapshot: Snapshot, docnums: list[int], filters: dict) -> list[int
     return docnums
 
 
+def _kept(snapshot: Snapshot, docnums: np.ndarray, filters: dict) -> np.ndarray:
+    """Keep the docnums whose facet values are among the selected ones: `_filtered` on arrays."""
+    for name, values in filters.items():
+        if values:
+            wanted = [snapshot.values[name].index(value) for value in values]
+            docnums = docnums[np.isin(snapshot.codes[name][docnums], wanted)]
+    return docnums
+
+
 def _exact_query(clauses: list[tuple[Word, ...]]) -> Query | None:
     """Match the items where the quoted phrases stand exactly, particles included.
 
@@ -179,29 +188,42 @@ MATCH_MODES = ("any", "all")
 
 @dataclass
 class Ranking:
-    """The matches of a query and what ranks and shows them: the result of `_rank`."""
+    """The matches of a query and what ranks and shows them: the result of `_rank`.
 
-    matches: list[int]
+    A graded ranking holds its matches as a sorted array and the scores of the best buckets
+    (`scored`); the others a list and a dict (None: in document order).
+    """
+
+    matches: list[int] | np.ndarray
     scores: dict[int, float] | None  # None: unscored, listed in document order
     understood: Understood | None = None
     literal_words: list[Word] = field(default_factory=list)
     graded: Graded | None = None
+    scored: Scored | None = None
 
-    def key(self, snapshot: Snapshot) -> Callable[[int], tuple]:
-        order, scores = snapshot.columns["order"], self.scores or {}
+    def best(self, snapshot: Snapshot, kept: list[int] | np.ndarray, count: int) -> list[int]:
+        """Return the best `count` of the `kept` matches, best first, ties in document order."""
+        if self.graded is None:
+            scores = self.scores or {}
+            order = snapshot.columns["order"]
+            return heapq.nsmallest(count, kept, key=lambda d: (-scores[d], order[d]))
+        scores, _ = self.scored.at(kept)
+        return ranked(self.graded, kept, scores, snapshot.order)[:count].tolist()
+
+    def score_of(self, docnum: int) -> float | None:
         if self.graded is not None:
-            return rank_key(self.graded, scores, order)
-        return lambda d: (-scores[d], order[d])
+            return float(self.scored.at(np.asarray([docnum]))[0][0])
+        return None if self.scores is None else self.scores.get(docnum, 0.0)
 
-    def count_topic_only(self, docnums: list[int]) -> int:
+    def count_topic_only(self, kept: list[int] | np.ndarray) -> int:
         if self.graded is None or not self.graded.topic:
             return 0
-        return sum(1 for d in docnums if self.graded.holds_none(d))
+        return int(self.graded.buckets().none[self.graded.rows(kept)].sum())
 
-    def count_full(self, docnums: list[int]) -> int:
+    def count_full(self, kept: list[int] | np.ndarray) -> int:
         if self.graded is None:
-            return len(docnums)
-        return sum(1 for d in docnums if self.graded.every_word(d))
+            return len(kept)
+        return int(self.graded.buckets().full[self.graded.rows(kept)].sum())
 
     @property
     def words(self) -> tuple[str, ...]:
@@ -227,7 +249,7 @@ class Ranking:
         return tuple(Expansion(word.text, tuple(o.text for o in others)) for word, others in pairs)
 
     def hit(self, snapshot: Snapshot, docnum: int) -> Hit:
-        score = None if self.scores is None else self.scores.get(docnum, 0.0)
+        score = self.score_of(docnum)
         stored = snapshot.stored(docnum)
         graded = self.graded
         if graded is None:
@@ -246,13 +268,12 @@ FEEDBACK_BELOW = 10  # a one-word query gets topic items only when fewer items h
 
 def wants_feedback(graded: Graded) -> bool:
     """Tell whether to add the items near the best ones' topic: sentences, short result lists."""
-    return len(graded.words) > 1 or len(graded.levels) < FEEDBACK_BELOW
+    return len(graded.words) > 1 or len(graded.docs) < FEEDBACK_BELOW
 
 
-def feedback_seeds(graded: Graded, scores: dict[int, float], order: list[int]) -> tuple[int, ...]:
+def feedback_seeds(graded: Graded, docnums: np.ndarray, scores, order) -> tuple[int, ...]:
     """Return the best few of the scored items: their topic is the query's."""
-    best = heapq.nsmallest(SEEDS, scores, key=rank_key(graded, scores, order))
-    return tuple(sorted(best))
+    return tuple(sorted(ranked(graded, docnums, scores, order)[:SEEDS].tolist()))
 
 
 def highlight_words(words: tuple[QueryWord, ...], loosely: bool) -> list[Word]:
@@ -268,10 +289,11 @@ def highlight_words(words: tuple[QueryWord, ...], loosely: bool) -> list[Word]:
 class PolicyIndex:
     """An open policy index: search it, fetch items, list departments."""
 
-    def __init__(self, index_dir: Path | str):
+    def __init__(self, index_dir: Path | str, arrays: bool = True):
         self.index_dir = Path(index_dir)
+        self.arrays = arrays  # False: Whoosh's matchers, the plain path the arrays must equal
         self._lock = threading.Lock()
-        self._snapshot = open_snapshot(self.index_dir)
+        self._snapshot = open_snapshot(self.index_dir, arrays)
 
     def current(self) -> Snapshot:
         """Return the open snapshot, reopening it first if a rebuild swapped in a new index."""
@@ -282,7 +304,7 @@ class PolicyIndex:
         if os.path.realpath(self.index_dir) != snapshot.target:
             with self._lock:
                 if os.path.realpath(self.index_dir) != self._snapshot.target:
-                    self._snapshot = open_snapshot(self.index_dir)
+                    self._snapshot = open_snapshot(self.index_dir, self.arrays)
                 snapshot = self._snapshot
         return snapshot
 
@@ -366,17 +388,15 @@ class PolicyIndex:
         needed = page * per_page  # the graded ranking scores only what can reach this page
         ranking = self._rank(snapshot, understood, filters, match == "all", needed)
         ranked = ranking.matches
-        facets = {
-            name: self._facet(snapshot, name, ranked, filters, ranking.scores) for name in FACETS
-        }
-        kept = _filtered(snapshot, ranked, filters)
+        facets = {name: self._facet(snapshot, name, ranking, filters) for name in FACETS}
+        keep = _kept if ranking.graded is not None else _filtered
+        kept = keep(snapshot, ranked, filters)
         first = (page - 1) * per_page
-        if ranking.scores is None:
+        if ranking.scores is None and ranking.graded is None:
             shown = kept[first : first + per_page]
         else:
             # Only the pages up to this one need sorting: best first, ties in document order.
-            best = heapq.nsmallest(first + per_page, kept, key=ranking.key(snapshot))
-            shown = best[first:]
+            shown = ranking.best(snapshot, kept, first + per_page)[first:]
         hits = [ranking.hit(snapshot, docnum) for docnum in shown]
         understood = ranking.understood
         return SearchResult(
@@ -424,25 +444,25 @@ class PolicyIndex:
         parsed = understood.literal
         whoosh_query = snapshot.whoosh(parsed)
         words = parsed.positive_words
-        searcher, excluded = snapshot.searcher, frozenset()
+        matching, excluded = snapshot.matching, frozenset()
         if isinstance(whoosh_query, AndNot):
             # Whoosh's AndNot matcher never checks its first match against the exclusions (it
             # only skips ahead once both sides stand on the same item), so take the excluded
             # items out by their docnums instead: same scores, every excluded item out.
-            whoosh_query, excluded = whoosh_query.a, set(searcher.docs_for_query(whoosh_query.b))
+            whoosh_query, excluded = whoosh_query.a, matching.docs(whoosh_query.b)
         exact = [clause for clause in parsed.must if any(word.exact for word in clause)]
-        if exact and EXACT_FIELD not in searcher.schema:  # an index built before the field
-            scores = score_matches(searcher, whoosh_query, excluded=excluded)
+        if exact and EXACT_FIELD not in matching.searcher.schema:  # built before the field
+            scores = matching.scores(whoosh_query, excluded=excluded)
             scores = {d: s for d, s in scores.items() if _has_exact(snapshot, d, exact)}
             return Ranking(list(scores), scores, understood, words)
         if exact and (only := _exact_query(exact)) is not None:
             whoosh_query = Require(whoosh_query, only)  # the matches, with their own scores
         if not any(filters.values()):
-            scores = score_matches(searcher, whoosh_query, excluded=excluded)
+            scores = matching.scores(whoosh_query, excluded=excluded)
             return Ranking(list(scores), scores, understood, words)
-        matches = set(searcher.docs_for_query(whoosh_query)) - excluded
+        matches = matching.docs(whoosh_query) - excluded
         allowed = set(_filtered(snapshot, list(matches), filters))
-        scores = score_matches(searcher, whoosh_query, allowed=allowed) if allowed else {}
+        scores = matching.scores(whoosh_query, allowed=allowed) if allowed else {}
         return Ranking(list(matches), scores, understood, words)
 
     @staticmethod
@@ -451,39 +471,47 @@ class PolicyIndex:
     ) -> Ranking:
         """Rank by the rules of indexer.graded, scoring only the items that can reach the page."""
         graded = snapshot.graded(understood.words, understood.phrases)
-        searcher, query = snapshot.searcher, graded.query
-        matches = list(graded.levels)
+        matching, query = snapshot.matching, graded.query
+        matches = graded.docs
         if only_full:
-            matches = [d for d in matches if graded.every_word(d)]
+            matches = matches[graded.buckets().full]
         if not only_full and wants_feedback(graded):
             # The seeds come from every match, whatever the filters, so that every filter sees
             # the same topic items and the counts add up (the matrix sums the facets).
-            covering = [d for d in matches if -graded.prefix(d)[COVERAGE] >= MIN_SEED_COVERAGE]
-            best = score_docs(searcher, query, best_buckets(graded, covering, SEEDS))
-            seeds = feedback_seeds(graded, best, snapshot.columns["order"])
+            covering = matches[graded.buckets().coverage >= MIN_SEED_COVERAGE]
+            best = best_buckets(graded, covering, SEEDS)
+            scores, held = matching.scores_at(query, best)
+            seeds = feedback_seeds(graded, best[held], scores[held], snapshot.order)
             if seeds:
                 known = frozenset(w.word.key for w in understood.words)
                 similarity, terms = snapshot.topic(seeds, known)
                 graded = graded.with_topic(similarity, TOPIC_SHARE, terms)
-                matches = list(graded.levels)
-        kept = _filtered(snapshot, matches, filters) if any(filters.values()) else matches
+                matches = graded.docs
+        kept = _kept(snapshot, matches, filters) if any(filters.values()) else matches
         chosen = best_buckets(graded, kept, needed)
         # Relevance over the forms that hold a word (cheap: terms, few phrases), and over every
         # form for the items holding none of those (near words, parts).
-        scores = score_docs(searcher, graded.core_query or query, chosen)
-        scores.update(score_docs(searcher, query, [d for d in chosen if d not in scores]))
-        for docnum in chosen:
-            if docnum not in scores and docnum in graded.topic:
-                scores[docnum] = graded.topic[docnum]  # holds no word: its topic similarity
-        return Ranking(matches, scores, understood, graded=graded)
+        scores, held = matching.scores_at(graded.core_query or query, chosen)
+        if not held.all():
+            lacking = ~held
+            scores[lacking], held[lacking] = matching.scores_at(query, chosen[lacking])
+        if graded.topic and not held.all():  # holds no word: its topic similarity
+            topic = graded.topics[graded.rows(chosen)]
+            scores = np.where(held, scores, topic)
+            held = held | (topic > 0)
+        scored = Scored(chosen[held], scores[held])
+        return Ranking(matches, None, understood, graded=graded, scored=scored)
 
     @staticmethod
-    def _facet(
-        snapshot: Snapshot, name: str, ranked: list[int], filters: dict, scores: dict | None
-    ) -> list[FacetValue]:
+    def _facet(snapshot: Snapshot, name: str, ranking: Ranking, filters: dict) -> list[FacetValue]:
         """Count the matches per value of a facet, under the other facets' filters."""
         others = {other: values for other, values in filters.items() if other != name}
-        if scores is None and not any(others.values()):
+        ranked = ranking.matches
+        if ranking.graded is not None:
+            codes = snapshot.codes[name][_kept(snapshot, ranked, others)]
+            counted = np.bincount(codes, minlength=len(snapshot.values[name])).tolist()
+            counts = dict(zip(snapshot.values[name], counted, strict=True))
+        elif ranking.scores is None and not any(others.values()):
             counts = snapshot.totals[name]  # every item matches: counted once, when opened
         else:
             column = snapshot.columns[name]

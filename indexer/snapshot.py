@@ -17,10 +17,12 @@ from dataclasses import dataclass, field
 from functools import lru_cache, partial
 from pathlib import Path
 
+import numpy as np
 from whoosh import index as whoosh_index
 from whoosh.query import Query
 from whoosh.searching import Searcher
 
+from indexer.arrays import ArrayMatcher
 from indexer.feedback import topic_similarity, topic_terms
 from indexer.graded import Graded, match_words
 from indexer.lexicon import Lexicon, build_lexicon
@@ -34,7 +36,7 @@ from indexer.query import (
     to_whoosh,
 )
 from indexer.schema import FACETS, SCORED_FIELDS
-from indexer.scoring import InMemoryLengthsBM25F
+from indexer.scoring import InMemoryLengthsBM25F, Matching, WhooshMatching
 from indexer.synonyms import SYNONYMS_FILE
 from indexer.understand import Understood, understand
 from indexer.vocabulary import snapshot_vocabulary
@@ -63,6 +65,7 @@ class Snapshot:
     in_order: list[int] = field(default_factory=list)  # every docnum, in document order
     totals: dict[str, Counter] = field(default_factory=dict)  # facet counts over every item
     link: str | None = None  # what the index link said when it was opened
+    arrays: bool = True  # match and score over numpy arrays (False: Whoosh's matchers)
     _lexicon: Lexicon | None = None
 
     def __post_init__(self) -> None:
@@ -70,6 +73,12 @@ class Snapshot:
         # two threads reading at once get each other's bytes. One reader at a time per snapshot;
         # the searches hold the GIL for nearly all their time anyway.
         self.reading = threading.RLock()
+        # The columns as arrays, for the graded ranking: each facet as its value's number.
+        self.order = np.asarray(self.columns["order"], dtype=np.int64)
+        self.codes = {name: _codes(self.columns[name], self.values[name]) for name in FACETS}
+        self.matching: Matching = (
+            ArrayMatcher(self.searcher) if self.arrays else WhooshMatching(self.searcher)
+        )
         # Queries come back (the page, then the next page, then a facet): analyse each once, and
         # keep the stored fields of the items last shown. Both live and die with the snapshot.
         analyse = partial(analyse_query, synonyms=self.synonyms)
@@ -92,7 +101,7 @@ class Snapshot:
         )
         # Which items hold which words: the next page and the facet links ask again.
         self.graded: Callable[[tuple, tuple], Graded] = lru_cache(maxsize=GRADED_CACHE_SIZE)(
-            partial(match_words, self.searcher)
+            partial(match_words, self.matching)
         )
         self.stored = lru_cache(maxsize=STORED_CACHE_SIZE)(self.searcher.stored_fields)
         self.topic: Callable[..., tuple[dict[int, float], tuple[str, ...]]] = lru_cache(
@@ -105,7 +114,7 @@ class Snapshot:
         """Return every item's similarity to the `seeds` items' topic, and its terms."""
         texts = [self.stored(d)["text"] for d in seeds]
         terms = topic_terms(self.searcher, texts, known)
-        return topic_similarity(self.searcher, terms), tuple(term for term, _ in terms)
+        return topic_similarity(self.matching, terms), tuple(term for term, _ in terms)
 
 
     def lexicon(self) -> Lexicon:
@@ -148,6 +157,12 @@ def _read_synonyms(index_dir: str) -> tuple[dict, dict, dict]:
     )
 
 
+def _codes(column: list, values: list[str]) -> np.ndarray:
+    """Return each doc's value of a facet column as its number among `values`."""
+    number = {value: n for n, value in enumerate(values)}
+    return np.asarray([number[value] for value in column], dtype=np.int64)
+
+
 def _read_column(reader, name: str) -> list:
     """Read a column into a list that holds one object per distinct value."""
     shared: dict = {}  # 50,000 items name 32 departments: not 50,000 strings
@@ -161,8 +176,11 @@ def _read_ids(reader) -> list[str]:
     return [reader.stored_fields(d)["id"] for d in range(reader.doc_count_all())]
 
 
-def open_snapshot(index_dir: Path) -> Snapshot:
-    """Open the index at `index_dir` (a directory or a link to one) and read its columns."""
+def open_snapshot(index_dir: Path, arrays: bool = True) -> Snapshot:
+    """Open the index at `index_dir` (a directory or a link to one) and read its columns.
+
+    `arrays` false matches and scores through Whoosh's own matchers (the plain path).
+    """
     link = read_link(index_dir)
     target = os.path.realpath(index_dir)
     if not whoosh_index.exists_in(target):
@@ -193,5 +211,6 @@ def open_snapshot(index_dir: Path) -> Snapshot:
     totals = {name: Counter(columns[name]) for name in FACETS}
     synonyms, related, near = _read_synonyms(target)
     return Snapshot(
-        target, searcher, columns, values, by_id, synonyms, related, near, in_order, totals, link
-    )
+        target, searcher, columns, values, by_id, synonyms, related, near, in_order, totals, link,
+        arrays,
+    )  # fmt: skip

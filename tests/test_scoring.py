@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import pytest
 from whoosh import index as whoosh_index
-from whoosh.query import AndNot, Require
+from whoosh.query import AndNot, Phrase, Require, Term
 
 from bench.performance import QUERIES
 from indexer import build
-from indexer.relevance import load_judgments
+from indexer.arrays import ArrayMatcher
+from indexer.relevance import load_graded, load_judgments
 from indexer.schema import SCORED_FIELDS
 from indexer.scoring import InMemoryLengthsBM25F, score_matches
 from indexer.search import PolicyIndex
@@ -81,3 +82,53 @@ def test_field_lengths_are_read_up_front_per_segment(index_dir):
         text = lengths[(id(leaf), "text")]
         assert len(text) == leaf.doc_count_all()
         assert text == [leaf.doc_field_length(d, "text", 1) for d in range(len(text))]
+
+
+def graded_and_literal_queries(snapshot, texts):
+    """Yield every Whoosh query the search runs for `texts`: graded forms, literal queries."""
+    for text in texts:
+        understood = snapshot.understood(text)
+        if understood.graded:
+            graded = snapshot.graded(understood.words, understood.phrases)
+            yield text, graded.query
+            if graded.core_query is not None:
+                yield text, graded.core_query
+        elif not understood.is_empty and not understood.browses:
+            query = snapshot.whoosh(understood.literal)
+            yield text, query.a if isinstance(query, AndNot | Require) else query
+
+
+NATURAL = [q.query for q in load_graded(ROOT / "tests" / "relevance" / "natural.toml")]
+
+
+def test_array_scores_are_whooshs(index_dir):
+    """Same matches; each term's score bit for bit, a sum of several to the last bit or two."""
+    snapshot = PolicyIndex(index_dir, arrays=False).current()
+    arrays = ArrayMatcher(snapshot.searcher)
+    compared = 0
+    for text, query in graded_and_literal_queries(snapshot, [*TEXTS, *NATURAL]):
+        expected = score_matches(snapshot.searcher, query)
+        found = arrays.scores(query)
+        assert list(found) == sorted(expected), text
+        for docnum, score in expected.items():
+            assert found[docnum] == pytest.approx(score, rel=1e-12, abs=0), text
+        if isinstance(query, Term):
+            assert found == expected, text
+        compared += bool(expected)
+    assert compared > 300
+
+
+def test_array_phrases_match_what_whooshs_match(seed_index_dir):
+    snapshot = PolicyIndex(seed_index_dir, arrays=False).current()
+    arrays = ArrayMatcher(snapshot.searcher)
+    phrases = [
+        Phrase(field, words)
+        for field, words in [
+            ("text", ["個人", "情報", "保護"]), ("text", ["情報", "個人"]),
+            ("exact", ["の", "推進"]), ("exact", ["子育て", "支援"]),
+            ("text", ["推進", "推進"]), ("text", ["区", "の"]),
+        ]
+    ]  # fmt: skip
+    for phrase in phrases:
+        assert arrays.docs(phrase) == set(snapshot.searcher.docs_for_query(phrase)), phrase
+    assert arrays.docs(phrases[0]) and arrays.docs(phrases[3])

@@ -1,0 +1,320 @@
+"""Matching and BM25F scoring over numpy arrays: Whoosh's answers without a Python step per match.
+
+Whoosh stays the index on disk. The first time a query needs a term, its postings (docnums and
+weights) are read through Whoosh into two arrays, kept in an LRU bounded in bytes; a query tree
+of terms, `Or`, `And`, `AndMaybe`, `AndNot` and `Require` is then matched and scored with array
+operations. Phrases are matched by Whoosh (they need positions) and scored here, as Whoosh
+scores them: the sum of their terms' scores. Any other query is left to Whoosh whole.
+
+Each term's BM25F score is Whoosh's formula on the same numbers, bit for bit; a sum of several
+may differ from Whoosh's in the last bit, because Whoosh adds in the order of its matcher tree.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Container, Iterable
+from dataclasses import dataclass
+
+import numpy as np
+from whoosh import query as wq
+from whoosh.scoring import BM25F
+from whoosh.searching import Searcher
+
+from indexer.scoring import score_matches
+
+POSTINGS_BUDGET = 256 * 2**20  # bytes of postings arrays kept per open index
+POSITION_BITS = 24  # a key docnum << 24 | position: 16 million positions an item at most
+FIRST_POSITION = 64  # added to positions, so that position - word's place stays positive
+DENSE_FROM = 32  # unions of more than 1/32 of the docnums go over an array of every docnum
+EMPTY_IDS = np.empty(0, dtype=np.int64)
+EMPTY_SCORES = np.empty(0, dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class Scored:
+    """The matches of a query: sorted docnums and, for each, its score."""
+
+    ids: np.ndarray
+    scores: np.ndarray
+
+    @classmethod
+    def empty(cls) -> Scored:
+        return cls(EMPTY_IDS, EMPTY_SCORES)
+
+    def as_dict(self) -> dict[int, float]:
+        return dict(zip(self.ids.tolist(), self.scores.tolist(), strict=True))
+
+    def at(self, docnums: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Return the scores of the sorted `docnums` (0.0 where unmatched), and which match."""
+        if not len(self.ids) or not len(docnums):
+            return np.zeros(len(docnums)), np.zeros(len(docnums), dtype=bool)
+        where = np.minimum(np.searchsorted(self.ids, docnums), len(self.ids) - 1)
+        found = self.ids[where] == docnums
+        return np.where(found, self.scores[where], 0.0), found
+
+    def scaled(self, boost: float) -> Scored:
+        return self if boost == 1.0 else Scored(self.ids, self.scores * boost)
+
+
+class ArrayMatcher:
+    """Match and score queries of one open index over arrays (see the module's docstring)."""
+
+    def __init__(self, searcher: Searcher):
+        self.searcher = searcher
+        self.weighting = searcher.weighting
+        if not isinstance(self.weighting, BM25F):
+            raise TypeError("array scoring follows BM25F only")
+        self.leaves = list(searcher.leaf_searchers())
+        self.size = searcher.doc_count_all()
+        self._lengths: dict[str, np.ndarray] = {}
+        self._postings: OrderedDict[tuple, tuple[np.ndarray, ...]] = OrderedDict()
+        self._bytes = 0
+
+    # -- postings ------------------------------------------------------------------------
+
+    def postings(self, fieldname: str, text: str) -> tuple[np.ndarray, np.ndarray]:
+        """Return the docnums holding a term and the term's weight in each, read once."""
+        key = (fieldname, text)
+        found = self._postings.get(key)
+        if found is not None:
+            self._postings.move_to_end(key)
+            return found
+        return self._cache(key, self._read_postings(fieldname, text))
+
+    def _cache(self, key: tuple, arrays: tuple) -> tuple:
+        """Keep `arrays` under `key`, forgetting the least recently used beyond the budget."""
+        self._postings[key] = arrays
+        self._bytes += sum(array.nbytes for array in arrays)
+        while self._bytes > POSTINGS_BUDGET and len(self._postings) > 1:
+            _, dropped = self._postings.popitem(last=False)
+            self._bytes -= sum(array.nbytes for array in dropped)
+        return arrays
+
+    def _read_postings(self, fieldname: str, text: str) -> tuple[np.ndarray, np.ndarray]:
+        field = self.searcher.schema[fieldname]
+        try:
+            btext = field.to_bytes(text)
+        except ValueError:
+            return EMPTY_IDS, EMPTY_SCORES
+        ids: list[int] = []
+        weights: list[float] = []
+        for leaf, offset in self.leaves:
+            reader = leaf.reader()
+            if (fieldname, btext) not in reader:
+                continue
+            matcher = reader.postings(fieldname, btext)
+            while matcher.is_active():
+                ids.append(offset + matcher.id())
+                weights.append(matcher.weight())
+                matcher.next()
+        return np.asarray(ids, dtype=np.int64), np.asarray(weights, dtype=np.float64)
+
+    def lengths(self, fieldname: str) -> np.ndarray:
+        """Return every item's length of a field, as BM25F reads it (from the lengths byte)."""
+        found = self._lengths.get(fieldname)
+        if found is None:
+            read = getattr(self.weighting, "lengths", None)  # InMemoryLengthsBM25F's lists
+            parts = [
+                (read and read(leaf.reader(), fieldname))
+                or [leaf.reader().doc_field_length(d, fieldname, 1)
+                    for d in range(leaf.reader().doc_count_all())]
+                for leaf, _ in self.leaves
+            ]  # fmt: skip
+            found = np.asarray([n for part in parts for n in part], dtype=np.float64)
+            self._lengths[fieldname] = found
+        return found
+
+    # -- what the search reads (the same as indexer.scoring.WhooshMatching) ---------------------
+
+    def docs(self, query: wq.Query) -> set[int]:
+        """Return the docnums matching `query`."""
+        return set(self.score(query).ids.tolist())
+
+    def scores(
+        self, query: wq.Query, allowed: Container[int] | None = None, excluded=frozenset()
+    ) -> dict[int, float]:
+        """Return the score of every match of `query`, within `allowed`, outside `excluded`."""
+        found = self.score(query).as_dict()
+        if allowed is None and not excluded:
+            return found
+        return {d: s for d, s in found.items()
+                if (allowed is None or d in allowed) and d not in excluded}  # fmt: skip
+
+    def doc_array(self, query: wq.Query) -> np.ndarray:
+        """Return the sorted docnums matching `query`."""
+        return self.score(query).ids
+
+    def scores_at(self, query: wq.Query, docnums: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Return the score of each of the sorted `docnums` (0.0 if unmatched), and a mask."""
+        return self.score(query).at(docnums)
+
+    def scores_of(self, query: wq.Query, docnums: Iterable[int]) -> dict[int, float]:
+        """Return the score of each of `docnums` that `query` matches."""
+        wanted = np.unique(np.fromiter(docnums, dtype=np.int64))
+        return _keep(self.score(query), wanted, inside=True).as_dict()
+
+    # -- matching and scoring over arrays ----------------------------------------------------
+
+    def score(self, query: wq.Query) -> Scored:
+        """Return every match of `query` with its BM25F score."""
+        if isinstance(query, wq.Term):
+            return self._term(query)
+        if isinstance(query, wq.Or):
+            parts = [self.score(q) for q in query.subqueries]
+            return _union(parts, self.size).scaled(query.boost)
+        if isinstance(query, wq.And):
+            return _intersection([self.score(q) for q in query.subqueries]).scaled(query.boost)
+        if isinstance(query, wq.AndMaybe):
+            return _and_maybe(self.score(query.a), self.score(query.b))
+        if isinstance(query, wq.AndNot):
+            return _keep(self.score(query.a), self.score(query.b).ids, inside=False)
+        if isinstance(query, wq.Require):
+            return _keep(self.score(query.a), self.score(query.b).ids, inside=True)
+        if isinstance(query, wq.Phrase) and query.slop == 1:
+            return self._phrase(query)
+        if isinstance(query, wq.NullQuery.__class__):
+            return Scored.empty()
+        return self._by_whoosh(query)
+
+    def _term(self, query: wq.Term) -> Scored:
+        fieldname = query.fieldname
+        ids, weights = self.postings(fieldname, query.text)
+        if not len(ids):
+            return Scored.empty()
+        searcher = self.searcher
+        if fieldname not in searcher.schema or not searcher.schema[fieldname].scorable:
+            return Scored(ids, weights).scaled(query.boost)  # Whoosh's WeightScorer
+        weighting = self.weighting
+        b = weighting._field_B.get(fieldname, weighting.B)
+        k1 = weighting.K1
+        idf = searcher.idf(fieldname, searcher.schema[fieldname].to_bytes(query.text))
+        average = searcher.avg_field_length(fieldname) or 1
+        length = self.lengths(fieldname)[ids]
+        # whoosh.scoring.bm25, operation for operation
+        scores = idf * ((weights * (k1 + 1)) / (weights + k1 * ((1 - b) + b * length / average)))
+        return Scored(ids, scores).scaled(query.boost)
+
+    def _phrase(self, query: wq.Phrase) -> Scored:
+        if query.fieldname not in self.searcher.schema:
+            return Scored.empty()
+        terms = [self._term(wq.Term(query.fieldname, word)) for word in query.words]
+        if any(not len(term.ids) for term in terms):
+            return Scored.empty()
+        together = _intersection(terms)
+        if not len(together.ids):
+            return together
+        if len(query.words) > FIRST_POSITION:
+            return self._by_whoosh(query)
+        # Whoosh's phrase (slop 1): each word one position after the one before it. Word i at
+        # position p of item d is the key (d, p - i): the items whose keys all words share.
+        keys = None
+        for place, word in enumerate(query.words):
+            held = self.positions(query.fieldname, word) - place
+            keys = held if keys is None else np.intersect1d(keys, held, assume_unique=True)
+            if not len(keys):
+                return Scored.empty()
+        return _keep(together, np.unique(keys >> POSITION_BITS), inside=True).scaled(query.boost)
+
+    def positions(self, fieldname: str, text: str) -> np.ndarray:
+        """Return the sorted keys docnum << POSITION_BITS | position of a term's occurrences."""
+        key = (fieldname, text, "positions")
+        found = self._postings.get(key)
+        if found is None:
+            found = self._cache(key, (self._read_positions(fieldname, text),))
+        else:
+            self._postings.move_to_end(key)
+        return found[0]
+
+    def _read_positions(self, fieldname: str, text: str) -> np.ndarray:
+        btext = self.searcher.schema[fieldname].to_bytes(text)
+        keys: list[int] = []
+        for leaf, offset in self.leaves:
+            reader = leaf.reader()
+            if (fieldname, btext) not in reader:
+                continue
+            matcher = reader.postings(fieldname, btext)
+            while matcher.is_active():
+                base = (offset + matcher.id()) << POSITION_BITS
+                keys += [base | (position + FIRST_POSITION)
+                         for position in matcher.value_as("positions")]  # fmt: skip
+                matcher.next()
+        return np.unique(np.asarray(keys, dtype=np.int64))
+
+    def _by_whoosh(self, query: wq.Query) -> Scored:
+        scores = score_matches(self.searcher, query)
+        ids = np.fromiter(scores, dtype=np.int64, count=len(scores))
+        values = np.fromiter(scores.values(), dtype=np.float64, count=len(scores))
+        order = np.argsort(ids, kind="stable")
+        return Scored(ids[order], values[order])
+
+
+def union_ids(arrays: list[np.ndarray], size: int) -> np.ndarray:
+    """Return the sorted docnums in any of `arrays` (docnums below `size`)."""
+    arrays = [array for array in arrays if len(array)]
+    if not arrays:
+        return EMPTY_IDS
+    if len(arrays) == 1:
+        return arrays[0]
+    if sum(len(array) for array in arrays) * DENSE_FROM > size:
+        held = np.zeros(size, dtype=bool)
+        for array in arrays:
+            held[array] = True
+        return np.flatnonzero(held)
+    return np.unique(np.concatenate(arrays))
+
+
+def _union(parts: list[Scored], size: int) -> Scored:
+    """Every docnum of any part; the scores of the parts holding it added.
+
+    Over an array of every docnum (`size` of them) when the parts are long, else by sorting.
+    """
+    parts = [part for part in parts if len(part.ids)]
+    if not parts:
+        return Scored.empty()
+    if len(parts) == 1:
+        return parts[0]
+    if sum(len(part.ids) for part in parts) * DENSE_FROM > size:
+        held, every = np.zeros(size, dtype=bool), np.zeros(size)
+        for part in parts:
+            held[part.ids] = True
+            every[part.ids] += part.scores
+        ids = np.flatnonzero(held)
+        return Scored(ids, every[ids])
+    ids = union_ids([part.ids for part in parts], size)
+    scores = np.zeros(len(ids), dtype=np.float64)
+    for part in parts:
+        scores[np.searchsorted(ids, part.ids)] += part.scores
+    return Scored(ids, scores)
+
+
+def _intersection(parts: list[Scored]) -> Scored:
+    """The docnums every part holds; their scores added."""
+    if not parts or any(not len(part.ids) for part in parts):
+        return Scored.empty()
+    ids = parts[0].ids
+    for part in parts[1:]:
+        ids = np.intersect1d(ids, part.ids, assume_unique=True)
+    scores = np.zeros(len(ids), dtype=np.float64)
+    for part in parts:
+        scores += part.scores[np.searchsorted(part.ids, ids)]
+    return Scored(ids, scores)
+
+
+def _and_maybe(required: Scored, optional: Scored) -> Scored:
+    """The required part's docnums; the optional part's score added where it matches too."""
+    if not len(required.ids) or not len(optional.ids):
+        return required
+    where = np.searchsorted(optional.ids, required.ids)
+    where = np.minimum(where, len(optional.ids) - 1)
+    found = optional.ids[where] == required.ids
+    scores = required.scores.copy()
+    scores[found] += optional.scores[where[found]]
+    return Scored(required.ids, scores)
+
+
+def _keep(scored: Scored, docnums: np.ndarray, inside: bool) -> Scored:
+    """Keep the matches among `docnums` (or, with `inside` false, those not among them)."""
+    mask = np.isin(scored.ids, docnums, assume_unique=True, invert=not inside)
+    return Scored(scored.ids[mask], scored.scores[mask])
+
