@@ -24,6 +24,7 @@ from whoosh.searching import Searcher
 from indexer.scoring import score_matches
 
 POSTINGS_BUDGET = 256 * 2**20  # bytes of postings arrays kept per open index
+SCORED_QUERIES = 64  # the queries whose scored matches are kept, as many as graded matches
 POSITION_BITS = 24  # a key docnum << 24 | position: 16 million positions an item at most
 FIRST_POSITION = 64  # added to positions, so that position - word's place stays positive
 DENSE_FROM = 32  # unions of more than 1/32 of the docnums go over an array of every docnum
@@ -70,6 +71,7 @@ class ArrayMatcher:
         self._lengths: dict[str, np.ndarray] = {}
         self._postings: OrderedDict[tuple, tuple[np.ndarray, ...]] = OrderedDict()
         self._bytes = 0
+        self._scored: OrderedDict[wq.Query, Scored] = OrderedDict()
 
     # -- postings ------------------------------------------------------------------------
 
@@ -97,18 +99,20 @@ class ArrayMatcher:
             btext = field.to_bytes(text)
         except ValueError:
             return EMPTY_IDS, EMPTY_SCORES
-        ids: list[int] = []
-        weights: list[float] = []
+        ids: list[np.ndarray] = []
+        weights: list[np.ndarray] = []
         for leaf, offset in self.leaves:
             reader = leaf.reader()
             if (fieldname, btext) not in reader:
                 continue
             matcher = reader.postings(fieldname, btext)
-            while matcher.is_active():
-                ids.append(offset + matcher.id())
-                weights.append(matcher.weight())
-                matcher.next()
-        return np.asarray(ids, dtype=np.int64), np.asarray(weights, dtype=np.float64)
+            read = _read_blocks if hasattr(matcher, "_next_block") else _read_one_by_one
+            found_ids, found_weights = read(matcher)
+            ids.append(np.asarray(found_ids, dtype=np.int64) + offset)
+            weights.append(np.asarray(found_weights, dtype=np.float64))
+        if not ids:
+            return EMPTY_IDS, EMPTY_SCORES
+        return np.concatenate(ids), np.concatenate(weights)
 
     def lengths(self, fieldname: str) -> np.ndarray:
         """Return every item's length of a field, as BM25F reads it (from the lengths byte)."""
@@ -146,8 +150,18 @@ class ArrayMatcher:
         return self.score(query).ids
 
     def scores_at(self, query: wq.Query, docnums: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Return the score of each of the sorted `docnums` (0.0 if unmatched), and a mask."""
-        return self.score(query).at(docnums)
+        """Return the score of each of `docnums` (0.0 if unmatched), and which match.
+
+        The scored matches of the last few queries are kept: the next page asks again.
+        """
+        scored = self._scored.get(query)
+        if scored is None:
+            scored = self._scored[query] = self.score(query)
+            if len(self._scored) > SCORED_QUERIES:
+                self._scored.popitem(last=False)
+        else:
+            self._scored.move_to_end(query)
+        return scored.at(docnums)
 
     def scores_of(self, query: wq.Query, docnums: Iterable[int]) -> dict[int, float]:
         """Return the score of each of `docnums` that `query` matches."""
@@ -247,6 +261,33 @@ class ArrayMatcher:
         values = np.fromiter(scores.values(), dtype=np.float64, count=len(scores))
         order = np.argsort(ids, kind="stable")
         return Scored(ids[order], values[order])
+
+
+def _read_blocks(matcher) -> tuple[list, list]:
+    """Read a Whoosh 3 posting list a block at a time: its decoded ids and weights whole.
+
+    Whoosh has no public call for this (its matchers' own block reads); other matchers are
+    walked one posting at a time.
+    """
+    ids: list[int] = []
+    weights: list[float] = []
+    while matcher.is_active():
+        matcher._read_ids()
+        matcher._read_weights()
+        ids += matcher._ids
+        weights += matcher._weights
+        matcher._next_block()
+    return ids, weights
+
+
+def _read_one_by_one(matcher) -> tuple[list, list]:
+    ids: list[int] = []
+    weights: list[float] = []
+    while matcher.is_active():
+        ids.append(matcher.id())
+        weights.append(matcher.weight())
+        matcher.next()
+    return ids, weights
 
 
 def union_ids(arrays: list[np.ndarray], size: int) -> np.ndarray:

@@ -53,7 +53,7 @@ class Graded:
     topic: dict[int, float] = field(default_factory=dict)  # similarity to the best items' topic
     topic_weight: float = 0.0
     topic_terms: tuple[str, ...] = ()
-    _buckets: dict = field(default_factory=dict, compare=False, repr=False)  # Buckets, once
+    _buckets: dict = field(default_factory=dict, compare=False, repr=False)  # worked out once
 
     def __post_init__(self) -> None:
         topics = np.zeros(len(self.docs))
@@ -68,8 +68,13 @@ class Graded:
     ) -> Graded:
         """Return these matches with the items near the best ones' topic (indexer.feedback).
 
-        The topic counts as one more word weighing `share` of the query's words together.
+        The topic counts as one more word weighing `share` of the query's words together. Made
+        once for each topic: the next page asks again.
         """
+        key = ("topic", id(topic), share, terms)
+        found = self._buckets.get(key)
+        if found is not None and found.topic is topic:
+            return found
         extra = np.fromiter(topic, dtype=np.int64, count=len(topic))
         docs = np.union1d(self.docs, extra)
         rows = np.searchsorted(docs, self.docs)
@@ -78,36 +83,23 @@ class Graded:
         as_typed = np.zeros(len(docs), dtype=np.int64)
         as_typed[rows] = self.as_typed
         weight = share * sum(self.weights)
-        return replace(
+        found = self._buckets[key] = replace(
             self, docs=docs, levels=levels, as_typed=as_typed, topic=topic, topic_weight=weight,
             topic_terms=terms, _buckets={},
         )  # fmt: skip
-
-    def row(self, docnum: int) -> int:
-        return int(np.searchsorted(self.docs, docnum))
+        return found
 
     def rows(self, docnums: np.ndarray) -> np.ndarray:
         """Return the rows of `docnums`, each one of `docs`."""
         return np.searchsorted(self.docs, docnums)
 
-    def levels_of(self, docnum: int) -> tuple[float, ...]:
-        return tuple(self.levels[self.row(docnum)].tolist())
+    def missing(self, levels: Sequence[float]) -> list[str]:
+        """Return the words as typed that a doc does not hold (as typed or as a synonym)."""
+        return [w.text for w, level in zip(self.words, levels, strict=True) if level < HELD]
 
-    def every_word(self, docnum: int) -> bool:
-        return every_word(self.levels_of(docnum))
-
-    def holds_none(self, docnum: int) -> bool:
-        """Tell that an item holds no word of the query, only its topic."""
-        return not any(self.levels_of(docnum))
-
-    def missing(self, docnum: int) -> list[str]:
-        """Return the words as typed that the item does not hold (as typed or as a synonym)."""
-        return [w.text for w, level in zip(self.words, self.levels_of(docnum), strict=True)
-                if level < HELD]  # fmt: skip
-
-    def in_part(self, docnum: int) -> list[str]:
-        """Return the missing words of which the item holds a looser form (apart, in parts)."""
-        return [w.text for w, level in zip(self.words, self.levels_of(docnum), strict=True)
+    def in_part(self, levels: Sequence[float]) -> list[str]:
+        """Return the missing words of which a doc holds a looser form (apart, in parts)."""
+        return [w.text for w, level in zip(self.words, levels, strict=True)
                 if 0 < level <= LOOSE]  # fmt: skip
 
     def coverages(self, levels: np.ndarray, topics: np.ndarray) -> np.ndarray:

@@ -150,8 +150,9 @@ def _kept(snapshot: Snapshot, docnums: np.ndarray, filters: dict) -> np.ndarray:
     """Keep the docnums whose facet values are among the selected ones: `_filtered` on arrays."""
     for name, values in filters.items():
         if values:
-            wanted = [snapshot.values[name].index(value) for value in values]
-            docnums = docnums[np.isin(snapshot.codes[name][docnums], wanted)]
+            wanted = np.zeros(len(snapshot.values[name]), dtype=bool)
+            wanted[[snapshot.values[name].index(value) for value in values]] = True
+            docnums = docnums[wanted[snapshot.codes[name][docnums]]]
     return docnums
 
 
@@ -210,11 +211,6 @@ class Ranking:
         scores, _ = self.scored.at(kept)
         return ranked(self.graded, kept, scores, snapshot.order)[:count].tolist()
 
-    def score_of(self, docnum: int) -> float | None:
-        if self.graded is not None:
-            return float(self.scored.at(np.asarray([docnum]))[0][0])
-        return None if self.scores is None else self.scores.get(docnum, 0.0)
-
     def count_topic_only(self, kept: list[int] | np.ndarray) -> int:
         if self.graded is None or not self.graded.topic:
             return 0
@@ -248,17 +244,28 @@ class Ranking:
             pairs = understood.expanded
         return tuple(Expansion(word.text, tuple(o.text for o in others)) for word, others in pairs)
 
-    def hit(self, snapshot: Snapshot, docnum: int) -> Hit:
-        score = self.score_of(docnum)
-        stored = snapshot.stored(docnum)
+    def hits(self, snapshot: Snapshot, shown: list[int]) -> list[Hit]:
+        """Make the hits of the docnums shown, each marked with what it holds of the query."""
         graded = self.graded
         if graded is None:
-            return make_hit(stored, score, self.literal_words)
-        missing = graded.missing(docnum)
-        words = highlight_words(graded.words, loosely=bool(missing))
-        if graded.holds_none(docnum):  # mark the topic words it shares with the best items
-            words = [Word((term,), frozenset({term}), text=term) for term in graded.topic_terms]
-        return make_hit(stored, score, words, missing, graded.in_part(docnum))
+            scores = self.scores
+            return [
+                make_hit(snapshot.stored(d), None if scores is None else scores.get(d, 0.0),
+                         self.literal_words)
+                for d in shown
+            ]  # fmt: skip
+        docnums = np.asarray(shown, dtype=np.int64)
+        scores = self.scored.at(docnums)[0].tolist()
+        rows = graded.levels[graded.rows(docnums)].tolist()
+        hits = []
+        for docnum, score, levels in zip(shown, scores, rows, strict=True):
+            missing = graded.missing(levels)
+            words = highlight_words(graded.words, loosely=bool(missing))
+            if not any(levels):  # only the topic: mark the topic words it shares with the best
+                words = [Word((term,), frozenset({term}), text=term) for term in graded.topic_terms]
+            stored = snapshot.stored(docnum)
+            hits.append(make_hit(stored, score, words, missing, graded.in_part(levels)))
+        return hits
 
 
 COVERAGE = 3  # where the coverage rule stands in a graded prefix (indexer.graded.RULES)
@@ -397,7 +404,7 @@ class PolicyIndex:
         else:
             # Only the pages up to this one need sorting: best first, ties in document order.
             shown = ranking.best(snapshot, kept, first + per_page)[first:]
-        hits = [ranking.hit(snapshot, docnum) for docnum in shown]
+        hits = ranking.hits(snapshot, shown)
         understood = ranking.understood
         return SearchResult(
             query,
