@@ -228,3 +228,16 @@ def test_a_short_soak_has_no_errors_and_flat_memory(seed_index_dir, tmp_path):
     assert report.errors == []
     assert report.requests > 100
     assert report.rss_end_kb - report.rss_start_kb < 30 * 1024
+
+
+def test_a_soak_through_a_rebuild_has_no_errors_and_memory_settles(tmp_path):
+    index_dir = tmp_path / "index"
+    first = build_index(CORPUS, index_dir).generation
+    with production_server(index_dir, tmp_path / "server.log") as (url, pid):
+        soak(url, pid, clients=2, seconds=2)  # warm up
+        report = soak(url, pid, clients=4, seconds=8, rebuild=(CORPUS, index_dir, 1.0))
+        with urllib.request.urlopen(url + "/healthz") as answer:
+            assert json.load(answer)["items"] == 475
+    assert report.errors == [] and report.requests > 50
+    assert report.rebuild_s > 0 and index_dir.resolve() != first.resolve()
+    assert report.rss_end_kb - report.rss_before_rebuild_kb < 40 * 1024
