@@ -277,13 +277,13 @@ class PolicyIndex:
         """Return the open snapshot, reopening it first if a rebuild swapped in a new index."""
         snapshot = self._snapshot
         # Every request asks: one readlink, rather than realpath's lstat of every component.
-        if snapshot.link is not None and read_link(self.index_dir) == snapshot.link:
-            return snapshot
-        if os.path.realpath(self.index_dir) != snapshot.target:
+        same = snapshot.link is not None and read_link(self.index_dir) == snapshot.link
+        if not same and os.path.realpath(self.index_dir) != snapshot.target:
             with self._lock:
                 if os.path.realpath(self.index_dir) != self._snapshot.target:
                     self._snapshot = open_snapshot(self.index_dir)
-                snapshot = self._snapshot
+                return self._snapshot
+        snapshot.look_at_disk()  # at most once a second, and said once
         return snapshot
 
     @property
