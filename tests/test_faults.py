@@ -357,14 +357,14 @@ def count_logged(log: Path, text: str, base: str) -> int:
     """Count `text` in the log once it is there and requests have gone on for a while.
 
     The server looks at its files on requests, at most every `CHECK_EVERY` seconds: ask
-    /healthz until the line is there (at most 5 s), then through two more such intervals, in
+    /healthz until the line is there (at most 5 s), then through one more such interval, in
     which a line said per request or per look would come again.
     """
     deadline = time.monotonic() + 5
     while text not in log.read_text() and time.monotonic() < deadline:
         assert served_total(base) == SEED_ITEMS
         time.sleep(0.05)
-    deadline = time.monotonic() + 2 * CHECK_EVERY + 0.1
+    deadline = time.monotonic() + CHECK_EVERY + 0.2
     while time.monotonic() < deadline:
         assert served_total(base) == SEED_ITEMS
         time.sleep(0.05)
