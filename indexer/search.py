@@ -7,6 +7,7 @@ columns in memory, and reopens them when a rebuild has swapped a new index in.
 
 from __future__ import annotations
 
+import gc
 import heapq
 import math
 import os
@@ -304,16 +305,28 @@ class PolicyIndex:
 
     def current(self) -> Snapshot:
         """Return the open snapshot, reopening it first if a rebuild swapped in a new index."""
+        if self._swapped(self._snapshot):
+            return self._reopen()
         snapshot = self._snapshot
+        snapshot.look_at_disk()  # at most once a second, and said once
+        return snapshot
+
+    def _swapped(self, snapshot: Snapshot) -> bool:
         # Every request asks: one readlink, rather than realpath's lstat of every component.
         if snapshot.link is not None and read_link(self.index_dir) == snapshot.link:
-            return snapshot
-        if os.path.realpath(self.index_dir) != snapshot.target:
-            with self._lock:
-                if os.path.realpath(self.index_dir) != self._snapshot.target:
-                    self._snapshot = open_snapshot(self.index_dir, self.arrays)
-                snapshot = self._snapshot
-        return snapshot
+            return False
+        return os.path.realpath(self.index_dir) != snapshot.target
+
+    def _reopen(self) -> Snapshot:
+        """Open the generation the index now points at, once, whichever request asks first."""
+        with self._lock:
+            if self._swapped(self._snapshot):
+                self._snapshot = open_snapshot(self.index_dir, self.arrays)
+                # A snapshot's caches refer to it (cycles), and each holds a copy of the index
+                # in memory: collect the replaced ones no request holds any more, rather than
+                # let them pile up until Python's own collection comes round.
+                gc.collect()
+            return self._snapshot
 
     @property
     def doc_count(self) -> int:

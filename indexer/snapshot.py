@@ -1,13 +1,16 @@
 """An open index at one moment: its searcher and what is read from it once, kept together.
 
 A rebuild swaps a new index in by replacing a symbolic link; `PolicyIndex` (indexer/search.py)
-opens a new snapshot when the link has changed and searches the one it holds until then.
+opens a new snapshot when the link has changed and searches the one it holds until then. A
+snapshot reads its own copy of the index's files (indexer/storage.py), so a file damaged on disk
+changes nothing it answers; it says so once in the log, and a rebuild brings a new generation.
 """
 
 from __future__ import annotations
 
 import gc
 import json
+import logging
 import os
 import threading
 import warnings
@@ -37,6 +40,7 @@ from indexer.query import (
 )
 from indexer.schema import FACETS, SCORED_FIELDS
 from indexer.scoring import InMemoryLengthsBM25F, Matching, WhooshMatching
+from indexer.storage import CopyingStorage, DiskWatch, file_states
 from indexer.synonyms import SYNONYMS_FILE
 from indexer.understand import Understood, understand
 from indexer.vocabulary import snapshot_vocabulary
@@ -44,6 +48,8 @@ from indexer.vocabulary import snapshot_vocabulary
 PARSED_CACHE_SIZE = 1024
 GRADED_CACHE_SIZE = 64
 STORED_CACHE_SIZE = 4096
+
+log = logging.getLogger(__name__)
 
 
 class IndexUnavailable(Exception):
@@ -65,6 +71,7 @@ class Snapshot:
     in_order: list[int] = field(default_factory=list)  # every docnum, in document order
     totals: dict[str, Counter] = field(default_factory=dict)  # facet counts over every item
     link: str | None = None  # what the index link said when it was opened
+    disk: DiskWatch | None = None  # the files it read, as they were then
     arrays: bool = True  # match and score over numpy arrays (False: Whoosh's matchers)
     _lexicon: Lexicon | None = None
 
@@ -116,6 +123,17 @@ class Snapshot:
         terms = topic_terms(self.searcher, texts, known)
         return topic_similarity(self.matching, terms), tuple(term for term, _ in terms)
 
+    def look_at_disk(self) -> None:
+        """Log once if the files it read have changed on disk since: it answers from its copy."""
+        changes = self.disk.news() if self.disk else []
+        if changes:
+            log.warning(
+                "the index files at %s changed on disk after they were read (%s): answering "
+                "from the copy read then, as before; rebuild the index with "
+                "`python -m indexer build`",
+                self.target,
+                "; ".join(changes),
+            )
 
     def lexicon(self) -> Lexicon:
         """Return the index's words by reading and its katakana words, built on first use."""
@@ -186,11 +204,12 @@ def open_snapshot(index_dir: Path, arrays: bool = True) -> Snapshot:
     if not whoosh_index.exists_in(target):
         raise IndexUnavailable(f"no index at {index_dir}: build it with `python -m indexer build`")
     problem = None
+    read = file_states(target)  # before the copies: a file changed while copying shows later
     # Whoosh leaves a file open when it fails to read a segment; close it quietly.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ResourceWarning)
         try:
-            ix = whoosh_index.open_dir(target)
+            ix = whoosh_index.FileIndex(CopyingStorage(target, readonly=True))
             reader = ix.reader()
             weighting = InMemoryLengthsBM25F(reader, SCORED_FIELDS)
             searcher = Searcher(reader, fromindex=ix, weighting=weighting)
@@ -212,5 +231,5 @@ def open_snapshot(index_dir: Path, arrays: bool = True) -> Snapshot:
     synonyms, related, near = _read_synonyms(target)
     return Snapshot(
         target, searcher, columns, values, by_id, synonyms, related, near, in_order, totals, link,
-        arrays,
+        disk=DiskWatch(target, read), arrays=arrays,
     )  # fmt: skip

@@ -9,7 +9,7 @@ import pytest
 
 MODULES = [
     "analysis", "corpus", "query", "highlight", "schema", "synonyms", "relevance", "understand",
-    "graded", "lexicon", "names", "generic", "synonym_dictionary", "related",
+    "graded", "lexicon", "names", "generic", "synonym_dictionary", "related", "storage",
 ]  # fmt: skip
 
 

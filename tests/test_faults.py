@@ -10,6 +10,7 @@ import fcntl
 import http.client
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -27,6 +28,7 @@ import pytest
 from bench.serving import free_port, production_server, start_server, stop
 from bench.synthetic import write_synthetic_corpus
 from indexer.build import build_index
+from indexer.storage import CHECK_EVERY
 from tests.conftest import CORPUS, FIXTURES, ROOT
 
 SEED_ITEMS, SECOND_ITEMS = 475, 486
@@ -305,6 +307,105 @@ def test_an_index_link_to_nothing_is_replaced_by_the_build_and_rebuilt_at_start(
     with production_server(index_dir, log) as (base, _):
         assert page_total(base) == SEED_ITEMS
     assert log.read_text().count(f"the index link {index_dir} points to") == 1
+
+
+# ---- a segment file damaged under a running server
+
+# Queries of several kinds, none asked of the server before the damage: their postings and
+# stored fields are read after it. The empty query browses (stored fields of the first page).
+DAMAGE_QUERIES = ("防災", "子育て支援", "脱炭素", "窓口", '"経営革新計画"', "高齢者 見守り", "")
+DAMAGE_PAGES = (
+    f"/search?q={urllib.parse.quote('公共施設')}",
+    "/item/r5-keiei-01-shisaku-hoshin-01",
+)
+DAMAGE_LOGGED = "changed on disk after they were read"
+
+
+def damage_segment(index_dir: Path, damage: str) -> Path:
+    """Truncate the segment file of the index in use to half, or overwrite its bytes in place."""
+    segment = next(index_dir.resolve().glob("*.seg"))
+    size = segment.stat().st_size
+    if damage == "truncated":
+        os.truncate(segment, size // 2)
+    else:  # the same size, every byte but the first and last 64 replaced
+        with open(segment, "r+b") as handle:
+            handle.seek(64)
+            handle.write(random.Random(15).randbytes(size - 128))
+    return segment
+
+
+def served_answer(base: str, query: str) -> tuple:
+    """Return what the API answers for `query`: totals, hits and facet counts (a 200 only)."""
+    url = f"{base}/api/search?q={urllib.parse.quote(query)}"
+    with urllib.request.urlopen(url, timeout=10) as answer:
+        assert answer.status == 200
+        data = json.loads(answer.read())
+    facets = {
+        name: [(f["value"], f["count"]) for f in facet] for name, facet in data["facets"].items()
+    }
+    return data["total"], [(h["id"], h["highlight"]) for h in data["hits"]], facets
+
+
+def searched_answer(index, query: str) -> tuple:
+    """Return what `served_answer` gives, from a `PolicyIndex` searched in this process."""
+    result = index.search(query)
+    facets = {name: [(f.value, f.count) for f in values] for name, values in result.facets.items()}
+    return result.total, [(h.id, h.highlight) for h in result.hits], facets
+
+
+def count_logged(log: Path, text: str, base: str) -> int:
+    """Count `text` in the log once it is there and requests have gone on for a while.
+
+    The server looks at its files on requests, at most every `CHECK_EVERY` seconds: ask
+    /healthz until the line is there (at most 5 s), then through one more such interval, in
+    which a line said per request or per look would come again.
+    """
+    deadline = time.monotonic() + 5
+    while text not in log.read_text() and time.monotonic() < deadline:
+        assert served_total(base) == SEED_ITEMS
+        time.sleep(0.05)
+    deadline = time.monotonic() + CHECK_EVERY + 0.2
+    while time.monotonic() < deadline:
+        assert served_total(base) == SEED_ITEMS
+        time.sleep(0.05)
+    return log.read_text().count(text)
+
+
+def served_total(base: str) -> int:
+    with urllib.request.urlopen(f"{base}/healthz", timeout=10) as answer:
+        assert answer.status == 200
+        return json.loads(answer.read())["items"]
+
+
+@pytest.mark.parametrize("damage", ["truncated", "overwritten"])
+def test_a_damaged_segment_under_a_running_server_is_answered_from_its_copy_until_a_rebuild(
+    seed_index_dir, policy_index, corpora, tmp_path, damage
+):
+    index_dir, log = tmp_path / "index", tmp_path / "server.log"
+    shutil.copytree(seed_index_dir.resolve(), tmp_path / ".index-seed")
+    index_dir.symlink_to(".index-seed")
+    with production_server(index_dir, log) as (base, pid):
+        segment = damage_segment(index_dir, damage)
+        for query in DAMAGE_QUERIES:  # what the seed index answers, undamaged
+            assert served_answer(base, query) == searched_answer(policy_index, query), query
+        for path in DAMAGE_PAGES:
+            with urllib.request.urlopen(f"{base}{path}", timeout=10) as page:
+                assert page.status == 200
+        assert running(pid), "the server lives on"
+        assert count_logged(log, DAMAGE_LOGGED, base) == 1, log.read_text()
+        line = next(line for line in log.read_text().splitlines() if DAMAGE_LOGGED in line)
+        assert f"{segment.name}: " in line and "python -m indexer build" in line
+
+        build = run_cli(
+            "-m", "indexer", "build", "--corpus", str(corpora["second"]), "--index", str(index_dir)
+        )
+        assert build.returncode == 0, build.stderr
+        assert index_dir.resolve().name != ".index-seed"
+        assert served_total(base) == SECOND_ITEMS, "the server answers from the new generation"
+        assert page_total(base) == SECOND_ITEMS
+        assert served_answer(base, "防災")[0] == 19  # 16 of the seed, 3 of the second document
+    assert log.read_text().count(DAMAGE_LOGGED) == 1
+    assert "Traceback" not in log.read_text()
 
 
 # ---- the server: kill -9 under load, SIGTERM with requests under way, a port in use

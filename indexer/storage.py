@@ -1,0 +1,115 @@
+"""An index's files as a snapshot holds them: a private copy of each, and a look at the disk.
+
+Whoosh maps a segment file into memory (`mmap`) and reads the file's own pages for as long as the
+index is open: a segment truncated under a running server ended it with SIGBUS, and one
+overwritten gave 500s and wrong hits. A snapshot copies each file, once, into an anonymous
+memory file that only this process holds (`memfd_create`) and Whoosh maps the copy instead: the
+searches read memory as before, and nothing done to the files on disk reaches them. The cost is
+the segments' size in memory that the kernel can no longer drop and read back from the file.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import IO
+
+from whoosh.filedb.filestore import FileStorage
+from whoosh.filedb.structfile import StructFile
+
+COPY_CHUNK = 1 << 20
+CHECK_EVERY = 1.0  # seconds between two looks at the files on disk
+
+
+def private_file(name: str) -> IO[bytes]:
+    """Return an empty file in memory that no other process can open (a temporary one elsewhere)."""
+    if hasattr(os, "memfd_create"):  # Linux
+        return open(os.memfd_create(name, os.MFD_CLOEXEC), "w+b")
+    return tempfile.TemporaryFile()
+
+
+class CopyingStorage(FileStorage):
+    """A Whoosh `FileStorage` whose files are read into a private copy as they are opened."""
+
+    def open_file(self, name: str, **kwargs) -> StructFile:
+        copy = private_file(name)
+        try:
+            with open(os.path.join(self.folder, name), "rb") as source:
+                shutil.copyfileobj(source, copy, COPY_CHUNK)
+            copy.seek(0)
+        except BaseException:
+            copy.close()
+            raise
+        return StructFile(copy, name=name, **kwargs)
+
+
+FileState = tuple[int, int]  # size in bytes, modification time in ns
+
+
+def file_states(directory: str) -> dict[str, FileState]:
+    """Return the size and modification time of every file in `directory`, by name."""
+    try:
+        entries = list(os.scandir(directory))
+    except FileNotFoundError:
+        return {}
+    states = {}
+    for entry in entries:
+        if entry.is_file(follow_symlinks=False):
+            status = entry.stat(follow_symlinks=False)
+            states[entry.name] = (status.st_size, status.st_mtime_ns)
+    return states
+
+
+def describe_changes(read: dict[str, FileState], now: dict[str, FileState]) -> list[str]:
+    """Say how each file differs now from when it was read, if it does.
+
+    >>> describe_changes({"a.seg": (1470153, 1), "b.toc": (2813, 1), "c.json": (9, 1)},
+    ...                  {"a.seg": (735076, 2), "b.toc": (2813, 2)})
+    ['a.seg: 1,470,153 → 735,076 bytes', 'b.toc: rewritten (2,813 bytes)', 'c.json: gone']
+    """
+    changes = []
+    for name, (size, mtime) in read.items():
+        if name not in now:
+            changes.append(f"{name}: gone")
+        elif now[name][0] != size:
+            changes.append(f"{name}: {size:,} → {now[name][0]:,} bytes")
+        elif now[name][1] != mtime:
+            changes.append(f"{name}: rewritten ({size:,} bytes)")
+    return changes
+
+
+@dataclass
+class DiskWatch:
+    """The files a snapshot read, and a look now and then at whether the disk still agrees."""
+
+    directory: str
+    read: dict[str, FileState]
+    every: float = CHECK_EVERY
+    _next: float = field(default=0.0, init=False)
+    _told: bool = field(default=False, init=False)
+    _looking: threading.Lock = field(default_factory=threading.Lock, init=False)
+
+    def __post_init__(self) -> None:
+        self._next = time.monotonic() + self.every
+
+    def news(self) -> list[str]:
+        """Return how the files have changed since they were read: once, the first time seen.
+
+        Looks at the disk at most every `every` seconds, in one thread at a time; any other
+        call returns [] at once.
+        """
+        if self._told or time.monotonic() < self._next or not self._looking.acquire(False):
+            return []
+        try:
+            if self._told or time.monotonic() < self._next:  # another thread has just looked
+                return []
+            self._next = time.monotonic() + self.every
+            changes = describe_changes(self.read, file_states(self.directory))
+            self._told = bool(changes)
+            return changes
+        finally:
+            self._looking.release()
