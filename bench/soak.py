@@ -18,7 +18,7 @@ from pathlib import Path
 
 import click
 
-from bench.serving import ROOT, production_server
+from bench.serving import ROOT, memory_kb, production_server
 from indexer.build import build_index
 
 PATHS = [
@@ -47,18 +47,10 @@ class SoakReport:
         return ordered[min(len(ordered) - 1, int(share * len(ordered)))] if ordered else 0.0
 
 
-def resident_kb(pid: int) -> int:
-    """Return a process's resident memory in KiB, from /proc."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
-
-
 def soak(url: str, pid: int, clients: int = 8, seconds: float = 30.0, paths=PATHS) -> SoakReport:
     """Send requests from `clients` threads for `seconds`; every non-200 answer is an error."""
     parsed = urllib.parse.urlsplit(url)
-    report = SoakReport(rss_start_kb=resident_kb(pid))
+    report = SoakReport(rss_start_kb=memory_kb(pid))
     lock = threading.Lock()
     deadline = time.monotonic() + seconds
 
@@ -92,7 +84,7 @@ def soak(url: str, pid: int, clients: int = 8, seconds: float = 30.0, paths=PATH
     for thread in threads:
         thread.join()
     report.seconds = time.monotonic() - started
-    report.rss_end_kb = resident_kb(pid)
+    report.rss_end_kb = memory_kb(pid)
     return report
 
 
@@ -120,7 +112,8 @@ def main(clients: int, seconds: float, index_dir: Path | None) -> None:
         f"p99 {report.percentile(0.99) * 1000:.1f} ms"
     )
     click.echo(
-        f"server RSS {report.rss_start_kb / 1024:.1f} MiB -> {report.rss_end_kb / 1024:.1f} MiB"
+        f"server memory (PSS of all its processes) {report.rss_start_kb / 1024:.1f} MiB -> "
+        f"{report.rss_end_kb / 1024:.1f} MiB"
     )
     if report.errors:
         raise click.ClickException(f"errors: {report.errors[:5]}")

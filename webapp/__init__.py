@@ -118,7 +118,7 @@ def document_titles(corpus_dir: str | Path) -> dict[str, dict[str, str]]:
     return {doc.id: {"title": doc.title, "issuer": doc.issuer} for doc in documents}
 
 
-def get_index() -> PolicyIndex:
+def get_index() -> CachedIndex:
     """Return the app's shared index, whose searches go through the result cache."""
     return current_app.extensions["cached_index"]
 
