@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import random
 import socket
 import statistics
 import threading
@@ -56,6 +57,22 @@ def percentile(values: Sequence[float], p: float) -> float:
         return 0
     ordered = sorted(values)
     return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
+
+
+def zipf_mix(count: int, draws: int = 2000, exponent: float = 1.0, seed: int = 14) -> list[int]:
+    """Return `draws` indices below `count`, the one ranked r-th drawn with weight 1 / r**exponent.
+
+    Who is ranked first is itself drawn, so that the most asked query is not the list's first.
+
+    >>> mix = zipf_mix(3, 600)
+    >>> [mix.count(i) for i in range(3)]  # 1 ranked first, then 2, then 0
+    [118, 340, 142]
+    """
+    rng = random.Random(seed)
+    ranked = list(range(count))
+    rng.shuffle(ranked)
+    weights = [1 / rank**exponent for rank in range(1, count + 1)]
+    return rng.choices(ranked, weights=weights, k=draws)
 
 
 def median(values: Sequence[float]) -> float:

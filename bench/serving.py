@@ -38,18 +38,24 @@ def wait_for_200(port: int, path: str, timeout: float, process: subprocess.Popen
 
 
 def start_server(
-    index_dir: Path, port: int, log_path: Path, timeout: float = 600, options: Sequence[str] = ()
+    index_dir: Path,
+    port: int,
+    log_path: Path,
+    timeout: float = 600,
+    options: Sequence[str] = (),
+    checkout: Path = ROOT,
 ) -> tuple[subprocess.Popen, float]:
     """Start `python -m webapp` on loopback; return it and the seconds to its first 200.
 
     :param options: more options of the command (``--result-cache 0``)
+    :param checkout: the source tree whose `webapp` to run (another commit's, to compare)
     """
     command = [sys.executable, "-m", "webapp", "--host", "127.0.0.1", "--port", str(port)]
     command += options
     with open(log_path, "a") as log_file:
         started = time.perf_counter()
         process = subprocess.Popen(
-            [*command, "--index", str(index_dir)], cwd=ROOT, stdout=log_file, stderr=log_file
+            [*command, "--index", str(index_dir)], cwd=checkout, stdout=log_file, stderr=log_file
         )
     try:
         wait_for_200(port, "/healthz", timeout, process)
