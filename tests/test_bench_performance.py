@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+import bench.floor
 import bench.groonga
 import bench.loadgen
 import bench.performance
@@ -110,6 +111,17 @@ def test_the_clients_connect_as_each_column_says(report, workdir, monkeypatch):
             assert len(opened) == connections
 
 
+def test_the_floor_is_measured_through_every_layer(report, workdir):
+    figures = bench.floor.measure(workdir / "x0.1" / "index", requests=20, seconds=0.2, rounds=1)
+    assert set(figures) == set(bench.floor.SERVERS) >= {"bare", "waitress", "ours"}
+    for kind, row in figures.items():
+        searched = set() if kind == "bare" else {"search keep-alive", "search new connection"}
+        healthz = {"1 keep-alive", "1 new connection", "8 keep-alive", "8 new connection"}
+        assert set(row) == healthz | searched and all(value > 0 for value in row.values())
+    assert bench.floor.wsgi_microseconds(workdir / "x0.1" / "index", calls=20) > 0
+    assert "--requests" in CliRunner().invoke(bench.floor.main, ["--help"]).output
+
+
 def test_no_request_failed(report):
     (size,) = report["sizes"]
     results = bench.report.results(size, "ours") + bench.report.results(size, "groonga")
@@ -187,6 +199,7 @@ def test_the_command_checks_its_sizes_and_has_help():
     "module",
     [
         bench.performance,
+        bench.floor,
         bench.loadgen,
         bench.groonga,
         bench.profile,
