@@ -79,7 +79,10 @@ def stop(process: subprocess.Popen) -> None:
 
 @contextmanager
 def production_server(index_dir: Path, log: Path, timeout: float = 60) -> Iterator[tuple[str, int]]:
-    """Yield (base URL, pid) of a waitress server over `index_dir`; stop it afterwards."""
+    """Yield (base URL, pid) of the production server over `index_dir`; stop it afterwards.
+
+    The pid is the server's first process, whose children are its workers.
+    """
     port = free_port()
     process, _ = start_server(index_dir, port, log, timeout)
     try:
