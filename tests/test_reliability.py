@@ -213,10 +213,11 @@ def test_every_worker_follows_a_rebuild(tmp_path):
     index_dir = tmp_path / "index"
     build_index(CORPUS, index_dir)
     with production_server(index_dir, tmp_path / "server.log") as (url, pid):
-        workers = server_processes(pid)[1:]
-        assert len(workers) == len(os.sched_getaffinity(0)) and pid not in workers
-        new = build_index(CORPUS, index_dir).generation
         deadline = time.monotonic() + 20
+        while len(workers := server_processes(pid)[1:]) < len(os.sched_getaffinity(0)):
+            assert time.monotonic() < deadline, "the workers are not all there"  # forked in turn
+            time.sleep(0.05)
+        new = build_index(CORPUS, index_dir).generation
         while not all(str(new) in Path(f"/proc/{w}/maps").read_text() for w in workers):
             assert time.monotonic() < deadline, "a worker still serves the old index"
             with ThreadPoolExecutor(8) as pool:  # at once, so that every worker gets some
