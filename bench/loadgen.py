@@ -1,15 +1,18 @@
 """A bounded HTTP/1.1 load generator for loopback servers: plain sockets, one thread per client.
 
-Each client keeps its connection open while the server allows it (waitress does; Groonga's HTTP
-server closes after every answer, so its figures include a new TCP connection per request).
-A run stops after a number of requests or seconds, whichever comes first, and counts every
-answer that is not a 200 (or no answer at all) as an error.
+Each client either keeps its connection open while the server allows it (ours does; Groonga's
+HTTP server closes after every answer, so its figures include a new TCP connection per request)
+or opens a new connection for every request (``keep_alive=False``: ``Connection: close``, as a
+browser's first visit or a script calling the API does). A run stops after a number of requests
+or seconds, whichever comes first, and counts every answer that is not a 200 (or no answer at
+all) as an error.
 """
 
 from __future__ import annotations
 
 import itertools
 import math
+import random
 import socket
 import statistics
 import threading
@@ -56,21 +59,43 @@ def percentile(values: Sequence[float], p: float) -> float:
     return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
 
 
+def zipf_mix(count: int, draws: int = 2000, exponent: float = 1.0, seed: int = 14) -> list[int]:
+    """Return `draws` indices below `count`, the one ranked r-th drawn with weight 1 / r**exponent.
+
+    Who is ranked first is itself drawn, so that the most asked query is not the list's first.
+
+    >>> mix = zipf_mix(3, 600)
+    >>> [mix.count(i) for i in range(3)]  # 1 ranked first, then 2, then 0
+    [118, 340, 142]
+    """
+    rng = random.Random(seed)
+    ranked = list(range(count))
+    rng.shuffle(ranked)
+    weights = [1 / rank**exponent for rank in range(1, count + 1)]
+    return rng.choices(ranked, weights=weights, k=draws)
+
+
 def median(values: Sequence[float]) -> float:
     return statistics.median(values) if values else 0.0
 
 
 class Connection:
-    """One client connection to `host:port`, reopened whenever the server closed it."""
+    """One client connection to `host:port`, reopened whenever the server closed it.
 
-    def __init__(self, host: str, port: int, timeout: float = 60.0):
+    With `keep_alive` false every request asks the server to close after its answer, so each
+    one pays for a new TCP connection.
+    """
+
+    def __init__(self, host: str, port: int, timeout: float = 60.0, keep_alive: bool = True):
         self.host, self.port, self.timeout = host, port, timeout
+        self.keep_alive = keep_alive
         self.sock: socket.socket | None = None
         self.buffer = b""
 
     def get(self, path: str) -> tuple[int, bytes]:
         """Send GET `path` and return the status and the body."""
-        request = f"GET {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n\r\n"
+        close = "" if self.keep_alive else "Connection: close\r\n"
+        request = f"GET {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n{close}\r\n"
         try:
             if self.sock is None:
                 self.sock = socket.create_connection((self.host, self.port), self.timeout)
@@ -87,7 +112,7 @@ class Connection:
         except (OSError, ValueError, IndexError) as error:
             self.close()
             raise HttpError(f"{error.__class__.__name__}: {error}") from None
-        if headers.get("connection") == "close":
+        if headers.get("connection") == "close" or not self.keep_alive:
             self.close()
         return status, body
 
@@ -142,8 +167,9 @@ def run_load(
     clients: int = 1,
     requests: int = 1000,
     seconds: float = 10.0,
+    keep_alive: bool = True,
 ) -> LoadResult:
-    """Send the paths (cycled) from `clients` concurrent connections; stop at either bound."""
+    """Send the paths (cycled) from `clients` concurrent clients; stop at either bound."""
     source = itertools.cycle(list(paths))
     lock = threading.Lock()
     latencies: list[float] = []
@@ -152,7 +178,7 @@ def run_load(
     deadline = time.perf_counter() + seconds
 
     def client() -> None:
-        connection = Connection(host, port)
+        connection = Connection(host, port, keep_alive=keep_alive)
         try:
             while time.perf_counter() < deadline:
                 with lock:

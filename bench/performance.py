@@ -3,10 +3,11 @@
 ``python -m bench.performance --sizes 1,10,100,1000`` runs, for each size: a build of the index
 in a fresh process, the search function over a fixed list of queries (first pass with nothing
 cached, then warm passes) with a profile of each, the production server (``python -m webapp``)
-over loopback with 1 and 8 clients, its start-up time and peak memory, and Groonga's HTTP
-server on the same items, queried in turn with ours. It prints one markdown table and the
-targets of docs/performance.md, met or not. Size 1 is the seed corpus; any other size is a
-synthetic corpus from bench/synthetic.py.
+over loopback with 1 and 8 clients, each keeping its connection or opening one per request,
+keyword and natural queries apart, its start-up time and memory, and Groonga's HTTP server on
+the same items, queried in turn with ours; then a Zipf mix of the queries with the caches on.
+It prints one markdown table and the targets of docs/performance.md, met or not. Size 1 is the
+seed corpus; any other size is a synthetic corpus from bench/synthetic.py.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from urllib.parse import urlencode
 import click
 
 from bench import groonga
-from bench.loadgen import median, percentile
+from bench.loadgen import median, percentile, zipf_mix
 from bench.profile import profile_areas
 from bench.report import markdown_report, public
 from bench.servers import Servers
@@ -251,6 +252,18 @@ def measure_search_function(index_dir: Path, queries: list[BenchQuery], passes: 
 # ---- one size, and the whole run
 
 
+def by_kind(queries: list[BenchQuery], path: Callable[[BenchQuery], str]) -> dict[str, list[str]]:
+    """Split the queries' paths into keyword queries and natural ones (sentences, questions).
+
+    >>> by_kind([BenchQuery("literal", "推進"), BenchQuery("natural", "年寄り")], lambda q: q.text)
+    {'keyword': ['推進'], 'natural': ['年寄り']}
+    """
+    return {
+        "keyword": [path(q) for q in queries if q.kind != "natural"],
+        "natural": [path(q) for q in queries if q.kind == "natural"],
+    }
+
+
 def prepare_corpus(scale: float, workdir: Path) -> Path:
     if scale == 1:
         return CORPUS
@@ -258,7 +271,12 @@ def prepare_corpus(scale: float, workdir: Path) -> Path:
 
 
 def run_size(
-    scale: float, workdir: Path, queries: list[BenchQuery], use_groonga: bool, plan: Plan
+    scale: float,
+    workdir: Path,
+    queries: list[BenchQuery],
+    use_groonga: bool,
+    plan: Plan,
+    baseline: Path | None = None,
 ) -> dict:
     """Measure everything at one corpus size."""
     workdir.mkdir(parents=True, exist_ok=True)
@@ -276,10 +294,13 @@ def run_size(
         result["groonga_load_s"] = groonga.load_database(load_corpus(corpus_dir), db_dir)
         result["groonga_disk_mb"] = directory_bytes(db_dir) / 2**20
     log(f"{size_label(scale)}: HTTP")
-    ours = [q.api_path() for q in kept]
-    groonga_paths = [q.select_path() for q in kept] if db_dir else []
-    servers = Servers(workdir / "index", db_dir, workdir / "server.log")
-    result |= servers.measure(ours, groonga_paths, plan.rounds, plan.seconds, plan.starts)
+    ours, theirs = by_kind(kept, BenchQuery.api_path), by_kind(kept, BenchQuery.select_path)
+    mix = zipf_mix(len(kept))
+    zipf = ([kept[i].api_path() for i in mix], [kept[i].select_path() for i in mix])
+    servers = Servers(workdir / "index", db_dir, workdir / "server.log", baseline)
+    result |= servers.measure(
+        ours, theirs if db_dir else {}, plan.rounds, plan.seconds, plan.starts, zipf
+    )
     return result
 
 
@@ -288,8 +309,12 @@ def run_benchmark(
     workdir: Path | None = None,
     queries: list[BenchQuery] | None = None,
     plan: Callable[[float], Plan] = Plan.for_size,
+    baseline: Path | None = None,
 ) -> dict:
-    """Run every size; Groonga is left out (with a note) when it is not installed."""
+    """Run every size; Groonga is left out (with a note) when it is not installed.
+
+    :param baseline: the source tree of another commit, whose server is measured beside ours
+    """
     note = None
     try:
         groonga.groonga_program()
@@ -298,12 +323,16 @@ def run_benchmark(
             raise
         note = str(error)
     report: dict = {"machine": machine(), "sizes": [], "groonga_skipped": note}
+    if baseline is not None:
+        report["baseline"] = str(baseline)
     with tempfile.TemporaryDirectory(prefix="bench-performance-") as scratch:
         base = Path(workdir) if workdir else Path(scratch)
         for scale in sizes:
             size_dir = base / f"x{scale:g}"
             shutil.rmtree(size_dir, ignore_errors=True)
-            result = run_size(scale, size_dir, queries or QUERIES, note is None, plan(scale))
+            result = run_size(
+                scale, size_dir, queries or QUERIES, note is None, plan(scale), baseline
+            )
             report["sizes"].append(result)
             if workdir is None or scale >= 100:  # keep the big ones off the disk
                 shutil.rmtree(size_dir, ignore_errors=True)
@@ -343,7 +372,13 @@ def machine() -> dict:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Also write every figure as JSON to this file.",
 )
-def main(sizes: str, workdir: Path | None, json_path: Path | None) -> None:
+@click.option(
+    "--baseline",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    help="Also measure the server of this source tree (another commit, e.g. from `git "
+    "archive`) beside ours, in the same rounds.",
+)
+def main(sizes: str, workdir: Path | None, json_path: Path | None, baseline: Path | None) -> None:
     """Measure build, search, HTTP, start-up and memory per corpus size, beside Groonga."""
     try:
         scales = [float(size) for size in sizes.split(",") if size.strip()]
@@ -351,7 +386,7 @@ def main(sizes: str, workdir: Path | None, json_path: Path | None) -> None:
         raise click.ClickException(f"--sizes takes numbers like 1,10,100, not {sizes!r}") from None
     if not scales or any(scale <= 0 for scale in scales):
         raise click.ClickException("--sizes needs at least one size above 0")
-    report = run_benchmark(scales, workdir)
+    report = run_benchmark(scales, workdir, baseline=baseline)
     if json_path:
         json_path.write_text(json.dumps(public(report), ensure_ascii=False, indent=2))
     click.echo(markdown_report(report))

@@ -2,11 +2,11 @@
 
 ``python -m bench.soak [--clients 8] [--seconds 30] [--index DIR] [--size 100] [--rebuild-at S]``
 starts `python -m webapp` on a free loopback port, runs the clients, and prints requests,
-errors, throughput, latency percentiles and the server's resident memory (the server and its
-worker processes together) at the start and the end. `--size` serves a synthetic corpus of that
-many times the seed (bench/synthetic.py); `--rebuild-at` runs a real `python -m indexer build`
-of the same corpus that many seconds in, while the clients go on, and reports the memory before
-the rebuild and after the server has moved to the new index.
+errors, throughput, latency percentiles and the server's memory (the PSS of the server and its
+worker processes together, `bench.serving.memory_kb`) at the start and the end. `--size` serves
+a synthetic corpus of that many times the seed (bench/synthetic.py); `--rebuild-at` runs a real
+`python -m indexer build` of the same corpus that many seconds in, while the clients go on, and
+reports the memory before the rebuild and after the server has moved to the new index.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from pathlib import Path
 import click
 
 from bench.performance import prepare_corpus
-from bench.serving import ROOT, production_server
+from bench.serving import ROOT, memory_kb, production_server
 from indexer.build import build_index
 from indexer.search import PolicyIndex
 
@@ -69,35 +69,12 @@ class SoakReport:
         return ordered[min(len(ordered) - 1, int(share * len(ordered)))] if ordered else 0.0
 
 
-def resident_kb(pid: int) -> int:
-    """Return the resident memory in KiB of a process and its children (workers), from /proc."""
-    total = 0
-    for process in [pid, *children(pid)]:
-        try:
-            lines = Path(f"/proc/{process}/status").read_text().splitlines()
-        except OSError:  # gone meanwhile
-            continue
-        total += next((int(line.split()[1]) for line in lines if line.startswith("VmRSS:")), 0)
-    return total
-
-
-def children(pid: int) -> list[int]:
-    """Return the pids of a process's children (a pre-fork server's workers)."""
-    found: list[int] = []
-    for task in Path(f"/proc/{pid}/task").glob("*"):
-        try:
-            found += [int(child) for child in (task / "children").read_text().split()]
-        except OSError:
-            continue
-    return found
-
-
 def rebuild_later(corpus: Path, index_dir: Path, delay: float, report: SoakReport):
     """Start a thread that rebuilds `index_dir` from `corpus` after `delay` seconds."""
 
     def run() -> None:
         time.sleep(delay)
-        report.rss_before_rebuild_kb = resident_kb(report.pid)
+        report.rss_before_rebuild_kb = memory_kb(report.pid)
         started = time.monotonic()
         done = subprocess.run(
             [sys.executable, "-m", "indexer", "build", "--corpus", str(corpus),
@@ -126,7 +103,7 @@ def soak(
     `rebuild` (corpus, index, after seconds) rebuilds the served index while the clients go on.
     """
     parsed = urllib.parse.urlsplit(url)
-    report = SoakReport(rss_start_kb=resident_kb(pid), pid=pid)
+    report = SoakReport(rss_start_kb=memory_kb(pid), pid=pid)
     lock = threading.Lock()
     deadline = time.monotonic() + seconds
 
@@ -162,7 +139,7 @@ def soak(
     for thread in threads:
         thread.join()
     report.seconds = time.monotonic() - started
-    report.rss_end_kb = resident_kb(pid)
+    report.rss_end_kb = memory_kb(pid)
     return report
 
 
@@ -203,11 +180,12 @@ def main(
         f"p99 {report.percentile(0.99) * 1000:.1f} ms"
     )
     click.echo(
-        f"server RSS {report.rss_start_kb / 1024:.1f} MiB -> {report.rss_end_kb / 1024:.1f} MiB"
+        f"server memory (PSS) {report.rss_start_kb / 1024:.1f} MiB -> "
+        f"{report.rss_end_kb / 1024:.1f} MiB"
     )
     if report.rebuild_s:
         click.echo(
-            f"rebuilt in {report.rebuild_s:.1f} s under load; RSS before the rebuild "
+            f"rebuilt in {report.rebuild_s:.1f} s under load; memory before the rebuild "
             f"{report.rss_before_rebuild_kb / 1024:.1f} MiB, at the end "
             f"{report.rss_end_kb / 1024:.1f} MiB"
         )

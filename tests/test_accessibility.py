@@ -26,7 +26,7 @@ from webapp.views import ACCESSIBILITY_RESULTS
 ROOT = Path(__file__).resolve().parent.parent
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 WIDTHS = {"desktop": DESKTOP, "phone": PHONE}
-# A query string that is not UTF-8 gets the Japanese 400 page from the app; waitress refuses such
+# A query string that is not UTF-8 gets the Japanese 400 page from the app; the server refuses such
 # raw bytes itself, so the browser is handed the app's own answer at this address.
 BAD_REQUEST = "/search?q=%FF%FE"
 

@@ -16,15 +16,19 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+import bench.floor
 import bench.groonga
 import bench.loadgen
 import bench.performance
 import bench.profile
 import bench.report
 import bench.synthetic
+from bench.loadgen import run_load
 from bench.performance import QUERIES, BenchQuery, Plan, main, run_benchmark
 from bench.profile import AREAS
-from bench.report import ROWS, markdown_report, public, targets
+from bench.report import BASELINE_ROWS, ROWS, markdown_report, public, targets
+from bench.servers import MODES
+from bench.serving import production_server
 from bench.synthetic import DEPARTMENTS_PER_DOCUMENT, EXTRA_DEPARTMENTS, write_synthetic_corpus
 from indexer import build
 from indexer.corpus import load_corpus
@@ -41,18 +45,23 @@ SMOKE.append(BenchQuery("filtered", "計画", categories=("施策",), columns=("
 
 
 @pytest.fixture(scope="module")
-def report(tmp_path_factory) -> dict:
+def workdir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("performance")
+
+
+@pytest.fixture(scope="module")
+def report(workdir) -> dict:
     if not HAS_GROONGA and os.environ.get("REQUIRE_GROONGA") == "1":
         pytest.fail("REQUIRE_GROONGA=1 but groonga is not installed (groonga-bin)")
     plan = Plan(passes=2, rounds=1, seconds=0.3, starts=1)
-    workdir = tmp_path_factory.mktemp("performance")
-    return run_benchmark([0.1], workdir, SMOKE, lambda scale: plan)
+    # The tree itself as the baseline: a second server measured beside ours, as another commit's.
+    return run_benchmark([0.1], workdir, SMOKE, lambda scale: plan, baseline=ROOT)
 
 
 def test_the_table_has_every_row_and_the_size(report):
     text = markdown_report(report)
     assert "| | 0.1× |" in text
-    for label, _ in ROWS:
+    for label, _ in ROWS + BASELINE_ROWS:
         assert f"| {label} |" in text, label
     assert all(f"| {area} |" in text for area in AREAS)
     assert "Targets:" in text and "0.1×: zero HTTP errors" in text
@@ -67,17 +76,57 @@ def test_every_figure_is_sane(report):
         assert size[key] and all(t > 0 for t in size[key])
     assert len(size["fn_warm"]) == 2 * size["queries"]
     assert sum(size["profile_warm"].values()) == pytest.approx(1.0)
-    one, eight = size["one"], size["eight"]
-    assert len(one["ours"].latencies) == size["queries"] and one["healthz"].latencies
-    assert eight["ours"].throughput > 0
+    assert size["server_peak_mb"] > 0 and size["before"]["start_s"] > 0
+    natural = sum(q.kind == "natural" for q in SMOKE)
+    for mode in MODES:  # keep-alive and a new connection per request: both columns measured
+        one, eight = size["one"][mode], size["eight"][mode]
+        assert len(one["ours keyword"].latencies) == size["queries"] - natural
+        assert len(one["ours natural"].latencies) == natural
+        assert len(one["healthz"].latencies) == size["queries"]
+        assert eight["ours keyword"].throughput > 0 and eight["ours natural"].throughput > 0
+        assert len(one["before natural"].latencies) == natural and eight["before keyword"].requests
+    zipf = size["zipf"]
+    assert zipf["ours, cache off"].throughput > 0 and zipf["ours, cache on"].throughput > 0
     json_ready = public(report)["sizes"][0]
-    assert json_ready["one"]["ours"]["errors"] == 0 and json_ready["fn_warm"]["p95_ms"] > 0
+    assert json_ready["one"]["new connection"]["ours natural"]["errors"] == 0
+    assert json_ready["zipf"]["ours, cache on"]["requests"] > 0
+    assert json_ready["fn_warm"]["p95_ms"] > 0
+
+
+def test_the_clients_connect_as_each_column_says(report, workdir, monkeypatch):
+    """A keep-alive client opens one connection for its requests, the other one per request."""
+    opened = []
+    real = bench.loadgen.socket.create_connection
+    monkeypatch.setattr(
+        bench.loadgen.socket,
+        "create_connection",
+        lambda *args, **kwargs: opened.append(args) or real(*args, **kwargs),
+    )
+    with production_server(workdir / "x0.1" / "index", workdir / "again.log") as (url, _):
+        port = int(url.rsplit(":", 1)[1])
+        for keep_alive, connections in ((True, 1), (False, 5)):
+            opened.clear()
+            load = run_load("127.0.0.1", port, ["/healthz"], 1, 5, 10, keep_alive=keep_alive)
+            assert load.errors == 0 and len(load.latencies) == 5
+            assert len(opened) == connections
+
+
+def test_the_floor_is_measured_through_every_layer(report, workdir):
+    figures = bench.floor.measure(workdir / "x0.1" / "index", requests=20, seconds=0.2, rounds=1)
+    assert set(figures) == set(bench.floor.SERVERS) >= {"bare", "waitress", "ours"}
+    for kind, row in figures.items():
+        searched = set() if kind == "bare" else {"search keep-alive", "search new connection"}
+        healthz = {"1 keep-alive", "1 new connection", "8 keep-alive", "8 new connection"}
+        assert set(row) == healthz | searched and all(value > 0 for value in row.values())
+    assert bench.floor.wsgi_microseconds(workdir / "x0.1" / "index", calls=20) > 0
+    assert "--requests" in CliRunner().invoke(bench.floor.main, ["--help"]).output
 
 
 def test_no_request_failed(report):
     (size,) = report["sizes"]
-    results = [*size["one"].values(), *size["eight"].values()]
-    assert results and all(r.errors == 0 for r in results)
+    results = bench.report.results(size, "ours") + bench.report.results(size, "groonga")
+    results += bench.report.results(size, "before")
+    assert len(results) >= 2 * 2 * 5 + 2 and all(r.errors == 0 for r in results)
     assert all(met for name, met, _ in targets(report) if "errors" in name)
 
 
@@ -88,9 +137,13 @@ def test_groonga_answers_the_same_queries_when_installed(report):
     (size,) = report["sizes"]
     assert report["groonga_skipped"] is None
     assert size["groonga_load_s"] > 0 and size["groonga_rss_mb"] > 0
-    assert len(size["one"]["groonga"].latencies) == size["queries"]
-    assert size["eight"]["groonga"].throughput > 0
-    assert "| ours ÷ Groonga, p50 (1 client) | –" not in markdown_report(report)
+    for mode in MODES:
+        assert len(size["one"][mode]["groonga keyword"].latencies) == size["queries"] - 1
+        assert size["eight"][mode]["groonga natural"].throughput > 0
+    assert size["zipf"]["groonga, cache on"].throughput > 0
+    text = markdown_report(report)
+    assert "| ours ÷ Groonga, natural p50 / p95 (1 client, new connection) | –" not in text
+    assert "0.1×: keyword, new connection: throughput ≥ Groonga's (8 clients)" in text
 
 
 def test_synthetic_corpus_is_deterministic_and_parses(tmp_path):
@@ -144,7 +197,15 @@ def test_the_command_checks_its_sizes_and_has_help():
 
 @pytest.mark.parametrize(
     "module",
-    [bench.performance, bench.loadgen, bench.groonga, bench.profile, bench.report, bench.synthetic],
+    [
+        bench.performance,
+        bench.floor,
+        bench.loadgen,
+        bench.groonga,
+        bench.profile,
+        bench.report,
+        bench.synthetic,
+    ],
 )
 def test_docstring_examples(module):
     result = doctest.testmod(module)

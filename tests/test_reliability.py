@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -11,13 +12,16 @@ import threading
 import time
 import urllib.parse
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 
-from bench.serving import ROOT, production_server
+from bench.serving import ROOT, production_server, server_processes
 from bench.soak import soak
 from indexer.build import build_index
 from tests.conftest import CORPUS, FIXTURES
+from tests.test_faults import page_total
 
 HOSTILE_QUERIES = [
     "",
@@ -128,7 +132,7 @@ def test_hostile_item_ids_are_a_404(client, path):
 
 
 def test_hostile_requests_to_the_real_server(seed_index_dir, tmp_path):
-    """What a WSGI test client cannot send: raw bytes and odd request lines, through waitress."""
+    """What a WSGI test client cannot send: raw bytes and odd request lines, through gunicorn."""
     with production_server(seed_index_dir, tmp_path / "server.log") as (url, _):
         port = urllib.parse.urlsplit(url).port
         raw_utf8 = "/api/search?q=防災".encode()  # what curl sends unless told to encode
@@ -143,6 +147,14 @@ def test_hostile_requests_to_the_real_server(seed_index_dir, tmp_path):
                 with raw.makefile("rb") as reader:
                     status_line = reader.readline()
             assert int(status_line.split()[1]) < 500, target
+            if not target.isascii():  # raw bytes, UTF-8 or not: refused by the server itself
+                assert int(status_line.split()[1]) == 400, target
+        # A long query is cut with a notice, not refused: 90 KB of URL, and its way back.
+        long_query = urllib.parse.quote("防災" * 5000)
+        item = "/item/r5-keiei-01-shisaku-hoshin-01"
+        for path in (f"/search?q={long_query}", f"{item}?back=q%3D{long_query}"):
+            with urllib.request.urlopen(f"{url}{path}", timeout=30) as answer:
+                assert answer.status == 200
         big = urllib.request.Request(f"{url}/api/search", data=b"x" * 100_000, method="POST")
         with pytest.raises(urllib.error.HTTPError) as refused:
             urllib.request.urlopen(big, timeout=10)
@@ -194,6 +206,32 @@ def test_rebuilds_under_load_serve_the_old_or_the_new_index(tmp_path):
     # 防災 is in 16 items of the seed and 3 of the second document: never anything between.
     assert {total for _, total, _ in answers} == {16, 19}
     assert all(total == facets for _, total, facets in answers)
+
+
+def test_every_worker_follows_a_rebuild(tmp_path):
+    """Each worker process reopens the index on its own: after a rebuild all of them map it."""
+    index_dir = tmp_path / "index"
+    build_index(CORPUS, index_dir)
+    with production_server(index_dir, tmp_path / "server.log") as (url, pid):
+        deadline = time.monotonic() + 20
+        while len(workers := server_processes(pid)[1:]) < len(os.sched_getaffinity(0)):
+            assert time.monotonic() < deadline, "the workers are not all there"  # forked in turn
+            time.sleep(0.05)
+        new = build_index(CORPUS, index_dir).generation
+        # Each worker maps its own copy of the generation's segments (indexer/storage.py), named
+        # as the files are: a new generation's segments have new names.
+        segments = [path.name for path in new.glob("*.seg")]
+        assert segments
+
+        def maps_new(worker: int) -> bool:
+            maps = Path(f"/proc/{worker}/maps").read_text()
+            return all(f"memfd:{name}" in maps for name in segments)
+
+        while not all(maps_new(w) for w in workers):
+            assert time.monotonic() < deadline, "a worker still serves the old index"
+            with ThreadPoolExecutor(8) as pool:  # at once, so that every worker gets some
+                totals = pool.map(lambda _: page_total(url), range(16))
+            assert set(totals) == {475}
 
 
 def test_two_build_commands_at_once(tmp_path):

@@ -22,11 +22,14 @@ from hypothesis import strategies as st
 import webapp
 import webapp.__main__
 import webapp.api
+import webapp.cache
 import webapp.charts
 import webapp.department
 import webapp.export
 import webapp.facets
+import webapp.server
 import webapp.views
+from bench.serving import free_port
 from indexer.build import build_index
 from indexer.search import PolicyIndex, SearchResult
 from webapp import create_app
@@ -680,21 +683,30 @@ def test_server_command_help():
     assert "Serve the policy search site" in result.output
 
 
-def test_server_command_serves_through_waitress(monkeypatch, seed_index_dir):
+def test_server_command_serves_through_gunicorn_on_every_core(monkeypatch, seed_index_dir):
     served = {}
 
-    def fake_serve(app, host, port, threads=4):
-        served.update(app=app, host=host, port=port)
+    def fake_serve(app, sock, workers):
+        served.update(app=app, address=sock.getsockname(), workers=workers)
+        sock.close()
 
     monkeypatch.setattr(webapp.__main__, "serve", fake_serve)
+    port = free_port()
     result = CliRunner().invoke(
-        webapp.__main__.main, ["--port", "8123", "--index", str(seed_index_dir)]
+        webapp.__main__.main,
+        ["--port", str(port), "--index", str(seed_index_dir), "--result-cache", "0"],
     )
     assert result.exit_code == 0, result.output
-    assert "http://127.0.0.1:8123/" in result.output
-    assert served["host"] == "127.0.0.1" and served["port"] == 8123
+    assert f"http://127.0.0.1:{port}/ with {webapp.__main__.CORES} worker" in result.output
+    assert served["address"] == ("127.0.0.1", port) and served["workers"] == webapp.__main__.CORES
     assert served["app"].config["INDEX_DIR"] == str(seed_index_dir)
+    assert served["app"].config["RESULT_CACHE_SIZE"] == 0
     assert not served["app"].debug
+    arguments = ["--port", str(port), "--index", str(seed_index_dir), "--workers", "3"]
+    CliRunner().invoke(webapp.__main__.main, arguments)
+    assert served["workers"] == 3 and served["app"].config["RESULT_CACHE_SIZE"] == 512
+    usage = CliRunner().invoke(webapp.__main__.main, ["--help"]).output
+    assert "--workers" in usage and "--result-cache" in usage
 
 
 def test_server_command_rejects_a_bad_port():
@@ -730,7 +742,7 @@ def test_facet_groups_and_pagination_are_plain_data(policy_index):
     assert pages.prev_url is None and pages.next_url.endswith("&page=2")
 
 
-@pytest.mark.parametrize("module", [webapp.facets, webapp.views, webapp.__main__])
+@pytest.mark.parametrize("module", [webapp.facets, webapp.views, webapp.server, webapp.cache])
 def test_docstring_examples(module):
     failures, tried = doctest.testmod(module)
     assert tried > 0 and failures == 0

@@ -1,4 +1,4 @@
-"""The web layer: a Flask app factory over one shared `PolicyIndex`."""
+"""The web layer: a Flask app factory over one shared `PolicyIndex`, its searches cached."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from indexer.build import build_index
 from indexer.corpus import CorpusError, read_manifest
 from indexer.search import PolicyIndex
 from indexer.snapshot import IndexUnavailable
+from webapp.cache import RESULT_CACHE_SIZE, CachedIndex
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -67,13 +68,15 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         PER_PAGE=20,
         MAX_CONTENT_LENGTH=16 * 1024,  # every route is a GET: no request needs a body
         PROVIDE_AUTOMATIC_OPTIONS=False,  # so that every method but GET (and HEAD) is a 405
+        RESULT_CACHE_SIZE=RESULT_CACHE_SIZE,  # searches kept per process; 0: none (webapp/cache.py)
     )
     app.config.from_prefixed_env("POLICY")
     if test_config is not None:
         app.config.from_mapping(test_config)
     app.json = EscapingJSONProvider(app)
 
-    app.extensions["policy_index"] = open_index(app)
+    app.extensions["policy_index"] = index = open_index(app)
+    app.extensions["cached_index"] = CachedIndex(index, int(app.config["RESULT_CACHE_SIZE"]))
     app.extensions["policy_documents"] = document_titles(app.config["CORPUS_DIR"])
 
     from webapp import api, errors, export, views
@@ -115,9 +118,9 @@ def document_titles(corpus_dir: str | Path) -> dict[str, dict[str, str]]:
     return {doc.id: {"title": doc.title, "issuer": doc.issuer} for doc in documents}
 
 
-def get_index() -> PolicyIndex:
-    """Return the app's shared index."""
-    return current_app.extensions["policy_index"]
+def get_index() -> CachedIndex:
+    """Return the app's shared index, whose searches go through the result cache."""
+    return current_app.extensions["cached_index"]
 
 
 def add_security_headers(response: Response) -> Response:
