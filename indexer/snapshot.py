@@ -130,9 +130,10 @@ class Snapshot:
             log.warning(
                 "the index files at %s changed on disk after they were read (%s): answering "
                 "from the copy read then, as before; rebuild the index with "
-                "`python -m indexer build`",
+                "`python -m indexer build` (said once by process %d)",
                 self.target,
                 "; ".join(changes),
+                os.getpid(),
             )
 
     def lexicon(self) -> Lexicon:
