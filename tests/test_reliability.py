@@ -261,11 +261,15 @@ def test_a_corrupt_index_is_rebuilt_at_start(tmp_path, caplog):
 
 def test_a_short_soak_has_no_errors_and_flat_memory(seed_index_dir, tmp_path):
     with production_server(seed_index_dir, tmp_path / "server.log") as (url, pid):
-        soak(url, pid, clients=2, seconds=2)  # warm up
-        report = soak(url, pid, clients=8, seconds=6)
-    assert report.errors == []
+        # Memory rises under the first seconds of load, until every worker has filled its
+        # caches and touched the pages it shares with the first process (136 → 182 → 216 →
+        # 217 → 217 MB over 4-s windows here); what is left to see after that is a leak.
+        soak(url, pid, clients=8, seconds=8)
+        first = soak(url, pid, clients=8, seconds=5)
+        report = soak(url, pid, clients=8, seconds=5)
+    assert first.errors == report.errors == []
     assert report.requests > 100
-    assert report.rss_end_kb - report.rss_start_kb < 30 * 1024
+    assert report.rss_end_kb - report.rss_start_kb < 30 * 1024  # flat once warmed up
 
 
 def test_a_soak_through_a_rebuild_has_no_errors_and_memory_settles(tmp_path):
