@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterator
+from functools import lru_cache
 from typing import NamedTuple
 
 from sudachipy import SplitMode
@@ -28,6 +29,8 @@ GAP = "_"  # never a term otherwise: "_" itself is a symbol
 
 # Sudachi refuses inputs over about 49 KB; analyse longer text in pieces of this many characters.
 CHUNK = 4000
+CACHED_TEXTS = 64  # the last texts analysed, with at most this many characters, are kept
+CACHED_TEXT_CHARS = 1000
 
 # A space between Latin letters where one side is a lone letter: "P D C A", "SDG s", "D X".
 SPREAD_SPACE = re.compile(
@@ -83,13 +86,34 @@ class Unit(NamedTuple):
     local: bool  # from the project's user dictionary
 
 def sudachi_units(text: str) -> Iterator[Unit]:
+    """Yield the units of `text` at three granularities (see `_analyse`).
+
+    A short text's units are kept for a while: the build analyses each item's text for three
+    fields and its vocabulary, one after the other, and Sudachi runs once for the four.
+    """
+    if len(text) > CACHED_TEXT_CHARS:
+        return _analyse(text)
+    return iter(_cached_units(text))
+
+
+@lru_cache(maxsize=CACHED_TEXTS)
+def _cached_units(text: str) -> tuple[Unit, ...]:
+    return tuple(_analyse(text))
+
+
+def forget_analyses() -> None:
+    """Drop the units kept of the last texts analysed."""
+    _cached_units.cache_clear()
+
+
+def _analyse(text: str) -> Iterator[Unit]:
     """Yield the units of `text` at three granularities.
 
     Each long unit (Sudachi's mode C) sits at the position of its first short unit (mode A), the
     short units follow at consecutive positions, and the middle units (mode B) sit where they
     begin, so that a part and the whole both match and phrases work across long units.
 
-    >>> [(u.text, u.position, u.fine) for u in sudachi_units("選挙管理委員会")]
+    >>> [(u.text, u.position, u.fine) for u in _analyse("選挙管理委員会")]
     ... # doctest: +NORMALIZE_WHITESPACE
     [('選挙管理委員会', 0, False), ('選挙', 0, True), ('管理', 1, True), ('委員会', 2, False),
      ('委員', 2, True), ('会', 3, True)]

@@ -32,6 +32,7 @@ from indexer.corpus import PolicyItem, load_corpus
 from indexer.schema import policy_schema
 from indexer.synonym_dictionary import DictionaryError
 from indexer.synonyms import SYNONYMS_FILE, synonym_file
+from indexer.vocabulary import VOCABULARY_FILE, VocabularyBuilder, write_vocabulary
 
 # Parallel indexing pays from a few thousand items (the seed has 475); each process takes
 # documents in batches of BATCH and holds up to WRITER_MB of postings before spilling to disk.
@@ -182,12 +183,15 @@ def _write_index(
 ) -> None:
     ix = whoosh_index.create_in(str(generation), policy_schema())
     writer = _writer(ix, len(items), inherited)
+    vocabulary = VocabularyBuilder()  # for suggestions and kana queries (indexer.vocabulary)
     try:
         for number, item in enumerate(items, 1):
             writer.add_document(**asdict(item), reading=item.text, exact=item.text)
+            vocabulary.add(item.text)
             if progress:
                 progress(number, len(items))
         writer.commit()
+        write_vocabulary(vocabulary.vocabulary(), generation / VOCABULARY_FILE)
     except BaseException:
         if isinstance(writer, WatchedWriter):
             writer.stop_workers()

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from html import escape
 
-from indexer.analysis import japanese_analyzer
+from indexer.analysis import forget_analyses, japanese_analyzer
 from indexer.query import Word
 
 # The analyzer's tokenizer and its filters, run by hand so that one Sudachi pass gives both the
@@ -54,6 +54,7 @@ def clear_caches() -> None:
     """Forget every analysed text and highlight, as a freshly started process has."""
     analyse_text.cache_clear()
     _highlight.cache_clear()
+    forget_analyses()
 
 
 def match_spans(text: str, words: Iterable[Word]) -> list[tuple[int, int]]:

@@ -1,14 +1,17 @@
 """The words and phrases of an index, by spelling and by reading, for prefix and fuzzy lookups.
 
-Built once per index generation from the stored item texts: every long unit (Sudachi's mode C),
-every middle unit (mode B) and every short run of nouns with their affixes (デジタル + 化 →
-デジタル化), each under its normalized form, the spellings the documents use and its katakana
-reading. Fragments (a short unit inside a longer one) and terms that are a single character or
-only digits are left out: nobody wants トランスフォーメーション offered for トラ.
+Every long unit (Sudachi's mode C), every middle unit (mode B) and every short run of nouns with
+their affixes (デジタル + 化 → デジタル化) of the item texts, each under its normalized form, the
+spellings the documents use and its katakana reading. The build collects it while it indexes
+and writes it beside the index; a server reads it once per index generation (an index built
+before that is read whole on first use instead). Fragments (a short unit inside a longer one)
+and terms that are a single character or only digits are left out: nobody wants
+トランスフォーメーション offered for トラ.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 import unicodedata
@@ -16,6 +19,7 @@ from bisect import bisect_left
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from indexer.analysis import Unit, sudachi_units
 from indexer.query import HIRAGANA_TO_KATAKANA
@@ -27,6 +31,7 @@ LOOSE_SUFFIXES = frozenset({"等", "達", "ら", "毎"})  # 防犯等 is not a p
 KANA = re.compile(r"^[ぁ-ゖァ-ヺー]+$")
 ASCII_WORD = re.compile(r"[0-9A-Za-z]")
 CACHED_GENERATIONS = 4
+VOCABULARY_FILE = "vocabulary.json"  # written into each index generation by the build
 
 
 @dataclass(frozen=True)
@@ -44,7 +49,7 @@ class Term:
 class _Entry:
     spellings: Counter = field(default_factory=Counter)
     readings: set[str] = field(default_factory=set)
-    items: set[int] = field(default_factory=set)
+    items: int = 0
     whole: bool = False
 
 
@@ -167,26 +172,67 @@ def build_vocabulary(texts: Iterable[str]) -> Vocabulary:
     >>> [(t.text, t.items) for t in vocabulary.starting_with("ぼう")]
     [('防災', 2), ('防犯', 1), ('防災訓練', 1), ('防犯カメラ', 1)]
     """
-    entries: dict[str, _Entry] = {}
-    for number, text in enumerate(texts):
+    collecting = VocabularyBuilder()
+    for text in texts:
+        collecting.add(text)
+    return collecting.vocabulary()
+
+
+class VocabularyBuilder:
+    """Collect the terms of item texts one item at a time; a text seen before is not analysed again.
+
+    The build adds each item as it indexes it (the analysis of its text is then still cached).
+    """
+
+    def __init__(self) -> None:
+        self._entries: dict[str, _Entry] = {}
+        self._seen: dict[str, tuple[tuple[str, str], ...]] = {}  # text → its (key, spelling)s
+
+    def add(self, text: str) -> None:
+        found = self._seen.get(text)
+        if found is None:
+            found = self._seen[text] = tuple(self._analyse(text))
+        for key, spelling in found:
+            self._entries[key].spellings[spelling] += 1
+        for key in {key for key, _ in found}:
+            self._entries[key].items += 1
+
+    def _analyse(self, text: str) -> Iterator[tuple[str, str]]:
         for units, whole in candidate_units(text):
             spelling = unicodedata.normalize("NFKC", text[units[0].start : units[-1].end])
             if not worth_offering(spelling):
                 continue
-            entry = entries.setdefault("".join(u.text for u in units).lower(), _Entry())
-            entry.spellings[spelling] += 1
+            key = "".join(u.text for u in units).lower()
+            entry = self._entries.setdefault(key, _Entry())
             entry.readings.add("".join(u.reading for u in units))
-            entry.items.add(number)
             entry.whole = entry.whole or whole
-    return Vocabulary(
-        Term(
-            text=entry.spellings.most_common(1)[0][0],
-            key=key,
-            readings=tuple(sorted(entry.readings)),
-            items=len(entry.items),
-            whole=entry.whole,
+            yield key, spelling
+
+    def vocabulary(self) -> Vocabulary:
+        return Vocabulary(
+            Term(
+                text=entry.spellings.most_common(1)[0][0],
+                key=key,
+                readings=tuple(sorted(entry.readings)),
+                items=entry.items,
+                whole=entry.whole,
+            )
+            for key, entry in self._entries.items()
         )
-        for key, entry in entries.items()
+
+
+def write_vocabulary(vocabulary: Vocabulary, path: Path) -> None:
+    """Write a vocabulary as JSON, one [text, key, readings, items, whole] per term."""
+    terms = [[t.text, t.key, list(t.readings), t.items, t.whole] for t in vocabulary.terms]
+    path.write_text(json.dumps(terms, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
+
+
+def read_vocabulary(path: Path) -> Vocabulary:
+    """Read a vocabulary written by `write_vocabulary`."""
+    terms = json.loads(path.read_text(encoding="utf-8"))
+    return Vocabulary(
+        Term(text, key, tuple(readings), items, whole)
+        for text, key, readings, items, whole in terms
     )
 
 
@@ -210,12 +256,19 @@ def snapshot_vocabulary(snapshot) -> Vocabulary:
         with _cache_lock:
             vocabulary = _cache.get(snapshot.target)
             if vocabulary is None:
-                searcher = snapshot.searcher
-                with snapshot.reading:
-                    count = searcher.doc_count_all()
-                    texts = [searcher.stored_fields(d)["text"] for d in range(count)]
-                vocabulary = build_vocabulary(texts)
+                vocabulary = _read_or_build(snapshot)
                 while len(_cache) >= CACHED_GENERATIONS:
                     _cache.pop(next(iter(_cache)))
                 _cache[snapshot.target] = vocabulary
     return vocabulary
+
+
+def _read_or_build(snapshot) -> Vocabulary:
+    """Read the vocabulary the build wrote; build it from the stored texts for an older index."""
+    path = Path(snapshot.target) / VOCABULARY_FILE
+    if path.exists():
+        return read_vocabulary(path)
+    searcher = snapshot.searcher
+    with snapshot.reading:
+        texts = [searcher.stored_fields(d)["text"] for d in range(searcher.doc_count_all())]
+    return build_vocabulary(texts)

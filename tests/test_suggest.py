@@ -14,7 +14,12 @@ from indexer.build import build_index
 from indexer.search import PolicyIndex
 from indexer.spelling import did_you_mean
 from indexer.suggest import suggest
-from indexer.vocabulary import build_vocabulary, index_vocabulary
+from indexer.vocabulary import (
+    VOCABULARY_FILE,
+    build_vocabulary,
+    index_vocabulary,
+    read_vocabulary,
+)
 from tests.conftest import FIXTURES
 
 
@@ -132,6 +137,49 @@ def test_vocabulary_is_built_once_per_index_generation(tmp_path, policy_index, s
     assert index_vocabulary(small) is not before
     assert "防犯カメラ" not in texts(suggest(small, "ぼう"))
     assert "街頭照明" in texts(suggest(small, "がいとう"))
+
+
+def terms(vocabulary) -> list[tuple]:
+    return [(t.text, t.key, t.readings, t.items, t.whole) for t in vocabulary.terms]
+
+
+def test_the_build_writes_the_vocabulary_of_the_items(seed_index_dir, seed_items):
+    written = read_vocabulary(seed_index_dir.resolve() / VOCABULARY_FILE)
+    assert len(written) > 1000
+    assert terms(written) == terms(build_vocabulary(item.text for item in seed_items))
+
+
+def test_a_server_reads_the_vocabulary_and_never_builds_it(tmp_path, seed_index_dir, monkeypatch):
+    """The first kana query of a server needs the index's words by reading: read, not analysed.
+
+    Building it from every stored text took 40 s at 100× the seed, inside that first request.
+    """
+    copy = tmp_path / "index"
+    shutil.copytree(seed_index_dir.resolve(), copy)  # a generation no process has opened yet
+
+    def refuse(texts):
+        raise AssertionError("the vocabulary was built from the stored texts")
+
+    monkeypatch.setattr(indexer.vocabulary, "build_vocabulary", refuse)
+    found = PolicyIndex(copy).search("こうきょうこうつう")
+    assert found.total > 0 and any("公共交通" in hit.text for hit in found.hits)
+    assert texts(suggest(PolicyIndex(copy), "ぼう"))[:3] == ["防災", "防止", "防犯"]
+
+
+def test_an_index_without_a_vocabulary_file_builds_it(tmp_path, seed_index_dir):
+    copy = tmp_path / "index"
+    shutil.copytree(seed_index_dir.resolve(), copy)
+    (copy / VOCABULARY_FILE).unlink()
+    built = index_vocabulary(PolicyIndex(copy))
+    assert terms(built) == terms(read_vocabulary(seed_index_dir.resolve() / VOCABULARY_FILE))
+
+
+def test_a_text_seen_twice_counts_for_two_items():
+    once = build_vocabulary(["防災訓練の実施", "防犯カメラ"])
+    twice = build_vocabulary(["防災訓練の実施", "防犯カメラ", "防災訓練の実施"])
+    assert {t.text: t.items for t in twice.terms}["防災訓練"] == 2
+    assert {t.text: t.items for t in twice.terms}["防犯カメラ"] == 1
+    assert {t.key for t in once.terms} == {t.key for t in twice.terms}
 
 
 def test_vocabulary_from_texts():
