@@ -140,6 +140,8 @@ class SearchResult:
 
 def _filtered(snapshot: Snapshot, docnums: list[int], filters: dict) -> list[int]:
     """Keep the docnums whose facet values are among the selected ones, facet by facet."""
+    if docnums is snapshot.in_order and any(filters.values()):  # browsing: every item
+        return _kept(snapshot, snapshot.in_order_array, filters).tolist()
     for name, values in filters.items():
         if values:
             column, wanted = snapshot.columns[name], frozenset(values)
@@ -527,12 +529,14 @@ class PolicyIndex:
         """Count the matches per value of a facet, under the other facets' filters."""
         others = {other: values for other, values in filters.items() if other != name}
         ranked = ranking.matches
-        if ranking.graded is not None:
+        browsing = ranked is snapshot.in_order  # every item matches
+        if browsing and not any(others.values()):
+            counts = snapshot.totals[name]  # counted once, when opened
+        elif browsing or ranking.graded is not None:
+            ranked = snapshot.in_order_array if browsing else ranked
             codes = snapshot.codes[name][_kept(snapshot, ranked, others)]
             counted = np.bincount(codes, minlength=len(snapshot.values[name])).tolist()
             counts = dict(zip(snapshot.values[name], counted, strict=True))
-        elif ranking.scores is None and not any(others.values()):
-            counts = snapshot.totals[name]  # every item matches: counted once, when opened
         else:
             column = snapshot.columns[name]
             counts = Counter(map(column.__getitem__, _filtered(snapshot, ranked, others)))

@@ -82,6 +82,7 @@ class Snapshot:
         self.reading = threading.RLock()
         # The columns as arrays, for the graded ranking: each facet as its value's number.
         self.order = np.asarray(self.columns["order"], dtype=np.int64)
+        self.in_order_array = np.asarray(self.in_order, dtype=np.int64)
         self.codes = {name: _codes(self.columns[name], self.values[name]) for name in FACETS}
         self.matching: Matching = (
             ArrayMatcher(self.searcher) if self.arrays else WhooshMatching(self.searcher)
