@@ -14,48 +14,19 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Container, Iterable
-from dataclasses import dataclass
 
 import numpy as np
 from whoosh import query as wq
 from whoosh.scoring import BM25F
 from whoosh.searching import Searcher
 
-from indexer.scoring import score_matches
+from indexer.scoring import EMPTY_IDS, EMPTY_SCORES, Scored, score_matches
 
 POSTINGS_BUDGET = 256 * 2**20  # bytes of postings arrays kept per open index
 SCORED_QUERIES = 64  # the queries whose scored matches are kept, as many as graded matches
 POSITION_BITS = 24  # a key docnum << 24 | position: 16 million positions an item at most
 FIRST_POSITION = 64  # added to positions, so that position - word's place stays positive
 DENSE_FROM = 32  # unions of more than 1/32 of the docnums go over an array of every docnum
-EMPTY_IDS = np.empty(0, dtype=np.int64)
-EMPTY_SCORES = np.empty(0, dtype=np.float64)
-
-
-@dataclass(frozen=True)
-class Scored:
-    """The matches of a query: sorted docnums and, for each, its score."""
-
-    ids: np.ndarray
-    scores: np.ndarray
-
-    @classmethod
-    def empty(cls) -> Scored:
-        return cls(EMPTY_IDS, EMPTY_SCORES)
-
-    def as_dict(self) -> dict[int, float]:
-        return dict(zip(self.ids.tolist(), self.scores.tolist(), strict=True))
-
-    def at(self, docnums: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Return the scores of the sorted `docnums` (0.0 where unmatched), and which match."""
-        if not len(self.ids) or not len(docnums):
-            return np.zeros(len(docnums)), np.zeros(len(docnums), dtype=bool)
-        where = np.minimum(np.searchsorted(self.ids, docnums), len(self.ids) - 1)
-        found = self.ids[where] == docnums
-        return np.where(found, self.scores[where], 0.0), found
-
-    def scaled(self, boost: float) -> Scored:
-        return self if boost == 1.0 else Scored(self.ids, self.scores * boost)
 
 
 class ArrayMatcher:
@@ -150,9 +121,13 @@ class ArrayMatcher:
         return self.score(query).ids
 
     def scores_at(self, query: wq.Query, docnums: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Return the score of each of `docnums` (0.0 if unmatched), and which match.
+        """Return the score of each of `docnums` (0.0 if unmatched), and which match."""
+        return self.scored(query).at(docnums)
 
-        The scored matches of the last few queries are kept: the next page asks again.
+    def scored(self, query: wq.Query) -> Scored:
+        """Return every match of `query` with its score; the last few queries' are kept.
+
+        The next page, and the page after a facet is chosen, ask again.
         """
         scored = self._scored.get(query)
         if scored is None:
@@ -161,7 +136,7 @@ class ArrayMatcher:
                 self._scored.popitem(last=False)
         else:
             self._scored.move_to_end(query)
-        return scored.at(docnums)
+        return scored
 
     def scores_of(self, query: wq.Query, docnums: Iterable[int]) -> dict[int, float]:
         """Return the score of each of `docnums` that `query` matches."""

@@ -11,6 +11,7 @@ with `Searcher.search`).
 from __future__ import annotations
 
 from collections.abc import Container, Iterable
+from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
@@ -18,6 +19,35 @@ from whoosh.query import Query
 from whoosh.reading import IndexReader
 from whoosh.scoring import BM25F, BM25FScorer
 from whoosh.searching import Searcher
+
+EMPTY_IDS = np.empty(0, dtype=np.int64)
+EMPTY_SCORES = np.empty(0, dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class Scored:
+    """The matches of a query: sorted docnums and, for each, its score."""
+
+    ids: np.ndarray
+    scores: np.ndarray
+
+    @classmethod
+    def empty(cls) -> Scored:
+        return cls(EMPTY_IDS, EMPTY_SCORES)
+
+    def as_dict(self) -> dict[int, float]:
+        return dict(zip(self.ids.tolist(), self.scores.tolist(), strict=True))
+
+    def at(self, docnums: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Return the scores of the sorted `docnums` (0.0 where unmatched), and which match."""
+        if not len(self.ids) or not len(docnums):
+            return np.zeros(len(docnums)), np.zeros(len(docnums), dtype=bool)
+        where = np.minimum(np.searchsorted(self.ids, docnums), len(self.ids) - 1)
+        found = self.ids[where] == docnums
+        return np.where(found, self.scores[where], 0.0), found
+
+    def scaled(self, boost: float) -> Scored:
+        return self if boost == 1.0 else Scored(self.ids, self.scores * boost)
 
 
 class InMemoryLengthsBM25F(BM25F):
@@ -121,6 +151,8 @@ class Matching(Protocol):
 
     def scores_of(self, query: Query, docnums: Iterable[int]) -> dict[int, float]: ...
 
+    def scored(self, query: Query) -> Scored: ...
+
 
 class WhooshMatching:
     """Whoosh's own matchers behind what a search reads: the plain path.
@@ -150,3 +182,10 @@ class WhooshMatching:
 
     def scores_of(self, query: Query, docnums: Iterable[int]) -> dict[int, float]:
         return score_docs(self.searcher, query, docnums)
+
+    def scored(self, query: Query) -> Scored:
+        scores = score_matches(self.searcher, query)  # in docnum order
+        return Scored(
+            np.fromiter(scores, dtype=np.int64, count=len(scores)),
+            np.fromiter(scores.values(), dtype=np.float64, count=len(scores)),
+        )

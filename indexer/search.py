@@ -20,13 +20,13 @@ from pathlib import Path
 import numpy as np
 from whoosh.query import And, AndNot, Or, Phrase, Query, Require, Term
 
-from indexer.arrays import Scored
 from indexer.feedback import MIN_SEED_COVERAGE, SEEDS
 from indexer.graded import Graded, best_buckets, ranked
 from indexer.highlight import exact_spans, highlight
 from indexer.names import Name
 from indexer.query import Word, clean_query
 from indexer.schema import EXACT_FIELD, FACETS
+from indexer.scoring import Scored
 from indexer.snapshot import Snapshot, open_snapshot, read_link
 from indexer.understand import QueryWord, Understood
 
@@ -159,6 +159,18 @@ def _kept(snapshot: Snapshot, docnums: np.ndarray, filters: dict) -> np.ndarray:
     return docnums
 
 
+def _best_scored(docnums: np.ndarray, scores: np.ndarray, order: np.ndarray, count: int) -> list:
+    """Return the `count` best of `docnums` by score, ties in document order.
+
+    Only the matches scoring at least the `count`-th best score are sorted.
+    """
+    if count < len(docnums):
+        least = np.partition(scores, len(scores) - count)[len(scores) - count]
+        best = scores >= least
+        docnums, scores = docnums[best], scores[best]
+    return docnums[np.lexsort((order[docnums], -scores))][:count].tolist()
+
+
 def _exact_query(clauses: list[tuple[Word, ...]]) -> Query | None:
     """Match the items where the quoted phrases stand exactly, particles included.
 
@@ -205,14 +217,21 @@ class Ranking:
     graded: Graded | None = None
     scored: Scored | None = None
 
+    @property
+    def unscored(self) -> bool:
+        """Listed in document order: every item (browsing), or a department's."""
+        return self.scores is None and self.scored is None
+
     def best(self, snapshot: Snapshot, kept: list[int] | np.ndarray, count: int) -> list[int]:
         """Return the best `count` of the `kept` matches, best first, ties in document order."""
-        if self.graded is None:
-            scores = self.scores or {}
-            order = snapshot.columns["order"]
-            return heapq.nsmallest(count, kept, key=lambda d: (-scores[d], order[d]))
-        scores, _ = self.scored.at(kept)
-        return ranked(self.graded, kept, scores, snapshot.order)[:count].tolist()
+        if self.graded is not None:
+            scores, _ = self.scored.at(kept)
+            return ranked(self.graded, kept, scores, snapshot.order)[:count].tolist()
+        if self.scored is not None:
+            return _best_scored(kept, self.scored.at(kept)[0], snapshot.order, count)
+        scores = self.scores or {}
+        order = snapshot.columns["order"]
+        return heapq.nsmallest(count, kept, key=lambda d: (-scores[d], order[d]))
 
     def count_topic_only(self, kept: list[int] | np.ndarray) -> int:
         if self.graded is None or not self.graded.topic:
@@ -250,6 +269,12 @@ class Ranking:
     def hits(self, snapshot: Snapshot, shown: list[int]) -> list[Hit]:
         """Make the hits of the docnums shown, each marked with what it holds of the query."""
         graded = self.graded
+        if graded is None and self.scored is not None:
+            scores = self.scored.at(np.asarray(shown, dtype=np.int64))[0].tolist()
+            return [
+                make_hit(snapshot.stored(d), score, self.literal_words)
+                for d, score in zip(shown, scores, strict=True)
+            ]
         if graded is None:
             scores = self.scores
             return [
@@ -411,10 +436,10 @@ class PolicyIndex:
         ranking = self._rank(snapshot, understood, filters, match == "all", needed)
         ranked = ranking.matches
         facets = {name: self._facet(snapshot, name, ranking, filters) for name in FACETS}
-        keep = _kept if ranking.graded is not None else _filtered
+        keep = _kept if isinstance(ranked, np.ndarray) else _filtered
         kept = keep(snapshot, ranked, filters)
         first = (page - 1) * per_page
-        if ranking.scores is None and ranking.graded is None:
+        if ranking.unscored:
             shown = kept[first : first + per_page]
         else:
             # Only the pages up to this one need sorting: best first, ties in document order.
@@ -479,13 +504,11 @@ class PolicyIndex:
             return Ranking(list(scores), scores, understood, words)
         if exact and (only := _exact_query(exact)) is not None:
             whoosh_query = Require(whoosh_query, only)  # the matches, with their own scores
-        if not any(filters.values()):
-            scores = matching.scores(whoosh_query, excluded=excluded)
-            return Ranking(list(scores), scores, understood, words)
-        matches = matching.docs(whoosh_query) - excluded
-        allowed = set(_filtered(snapshot, list(matches), filters))
-        scores = matching.scores(whoosh_query, allowed=allowed) if allowed else {}
-        return Ranking(list(matches), scores, understood, words)
+        scored = matching.scored(whoosh_query)
+        if excluded:
+            out = np.isin(scored.ids, np.fromiter(excluded, dtype=np.int64))
+            scored = Scored(scored.ids[~out], scored.scores[~out])
+        return Ranking(scored.ids, None, understood, words, scored=scored)
 
     @staticmethod
     def _rank_graded(
@@ -532,7 +555,7 @@ class PolicyIndex:
         browsing = ranked is snapshot.in_order  # every item matches
         if browsing and not any(others.values()):
             counts = snapshot.totals[name]  # counted once, when opened
-        elif browsing or ranking.graded is not None:
+        elif browsing or isinstance(ranked, np.ndarray):
             ranked = snapshot.in_order_array if browsing else ranked
             codes = snapshot.codes[name][_kept(snapshot, ranked, others)]
             counted = np.bincount(codes, minlength=len(snapshot.values[name])).tolist()
