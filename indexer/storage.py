@@ -3,13 +3,15 @@
 Whoosh maps a segment file into memory (`mmap`) and reads the file's own pages for as long as the
 index is open: a segment truncated under a running server ended it with SIGBUS, and one
 overwritten gave 500s and wrong hits. A snapshot copies each file, once, into an anonymous
-memory file that only this process holds (`memfd_create`) and Whoosh maps the copy instead: the
+memory file that only this process holds (`memfd_create`) and maps the copy instead: the
 searches read memory as before, and nothing done to the files on disk reaches them. The cost is
-the segments' size in memory that the kernel can no longer drop and read back from the file.
+the segments' size in memory that the kernel can no longer drop and read back from the file,
+once: each part of a segment is read in place (`MappedFile`), not copied again.
 """
 
 from __future__ import annotations
 
+import mmap
 import os
 import shutil
 import tempfile
@@ -19,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import IO
 
 from whoosh.filedb.filestore import FileStorage
-from whoosh.filedb.structfile import StructFile
+from whoosh.filedb.structfile import BufferFile, StructFile
 
 COPY_CHUNK = 1 << 20
 CHECK_EVERY = 1.0  # seconds between two looks at the files on disk
@@ -33,18 +35,73 @@ def private_file(name: str) -> IO[bytes]:
 
 
 class CopyingStorage(FileStorage):
-    """A Whoosh `FileStorage` whose files are read into a private copy as they are opened."""
+    """A Whoosh `FileStorage` whose files are read into a private copy as they are opened.
+
+    Each copy is mapped into memory and read in place, its parts too (`MappedFile`).
+    """
+
+    supports_mmap = False  # segments are opened by `MappedFile.subset`, not Whoosh's own map
+
+    def __init__(self, path: str, readonly: bool = False) -> None:
+        super().__init__(path, supports_mmap=False, readonly=readonly)
 
     def open_file(self, name: str, **kwargs) -> StructFile:
         copy = private_file(name)
         try:
             with open(os.path.join(self.folder, name), "rb") as source:
                 shutil.copyfileobj(source, copy, COPY_CHUNK)
-            copy.seek(0)
-        except BaseException:
-            copy.close()
-            raise
-        return StructFile(copy, name=name, **kwargs)
+            copy.flush()
+            size = copy.tell()
+            mapped = mmap.mmap(copy.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
+        finally:
+            copy.close()  # the map holds the memory file
+        return MappedFile(memoryview(mapped), name=name, **kwargs)
+
+
+class MappedFile(BufferFile):
+    """A Whoosh file over memory, read in place: its parts (`subset`) are views, not copies.
+
+    Whoosh's own `BufferFile` copies its memory into a `BytesIO`, so that an index mapped
+    whole was held twice: 0.4 GB more per process at 1000× the seed.
+    """
+
+    def __init__(self, buf: memoryview, name: str | None = None, onclose=None) -> None:
+        super().__init__(b"", name=name, onclose=onclose)
+        self._buf = buf
+        self.file = _Reader(buf)
+
+    def subset(self, position: int, length: int, name: str | None = None) -> MappedFile:
+        return MappedFile(self._buf[position : position + length], name=name or self._name)
+
+
+class _Reader:
+    """What Whoosh reads a file with (read, readline, seek, tell), over a memoryview."""
+
+    def __init__(self, buf: memoryview) -> None:
+        self._buf = buf
+        self._at = 0
+
+    def read(self, size: int | None = -1) -> bytes:
+        end = len(self._buf) if size is None or size < 0 else min(len(self._buf), self._at + size)
+        data = self._buf[self._at : end].tobytes()
+        self._at = max(self._at, end)
+        return data
+
+    def readline(self, size: int | None = -1) -> bytes:
+        rest = self._buf[self._at :]
+        found = rest.tobytes().find(b"\n") if size is None or size < 0 else -1
+        return self.read(found + 1 if found >= 0 else size)
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        base = {os.SEEK_SET: 0, os.SEEK_CUR: self._at, os.SEEK_END: len(self._buf)}[whence]
+        self._at = max(0, base + offset)
+        return self._at
+
+    def tell(self) -> int:
+        return self._at
+
+    def close(self) -> None:
+        pass
 
 
 FileState = tuple[int, int]  # size in bytes, modification time in ns
