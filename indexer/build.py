@@ -13,6 +13,7 @@ import errno
 import fcntl
 import json
 import os
+import pickle
 import queue
 import shutil
 import signal
@@ -21,7 +22,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -41,6 +42,7 @@ MAX_PROCS = 8
 BATCH = 250
 WRITER_MB = 256
 PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+VOCABULARY_SHARES = "vocabulary-share-*.pickle"  # a writer process's, merged by the build
 POLL = 0.1  # seconds between looks at the writer processes while waiting on them
 # What a person reads for the errors a full, read-only or forbidden disk gives.
 DISK_PROBLEMS = {
@@ -183,14 +185,22 @@ def _write_index(
 ) -> None:
     ix = whoosh_index.create_in(str(generation), policy_schema())
     writer = _writer(ix, len(items), inherited)
-    vocabulary = VocabularyBuilder()  # for suggestions and kana queries (indexer.vocabulary)
+    # The vocabulary (suggestions, kana queries: indexer.vocabulary) is collected where each
+    # item is analysed, while the analysis of its text is still at hand: here, or in each
+    # writer process, which leaves its share beside the index for this one to merge.
+    vocabulary = VocabularyBuilder()
+    parallel = isinstance(writer, WatchedWriter)
     try:
         for number, item in enumerate(items, 1):
-            writer.add_document(**asdict(item), reading=item.text, exact=item.text)
-            vocabulary.add(item.text)
+            writer.add_document(**vars(item), reading=item.text, exact=item.text)
+            if not parallel:
+                vocabulary.add(item.text)
             if progress:
                 progress(number, len(items))
         writer.commit()
+        for share in sorted(generation.glob(VOCABULARY_SHARES)):
+            vocabulary.merge(pickle.loads(share.read_bytes()))
+            share.unlink()
         write_vocabulary(vocabulary.vocabulary(), generation / VOCABULARY_FILE)
     except BaseException:
         if isinstance(writer, WatchedWriter):
@@ -235,8 +245,11 @@ class WriterProcess(SubWriterTask):
         _die_with(self.parent)
         for fd in self.inherited:
             os.close(fd)
+        self.vocabulary = VocabularyBuilder()
         try:
             super().run()
+            share = Path(self.storage.folder) / VOCABULARY_SHARES.replace("*", str(os.getpid()))
+            share.write_bytes(pickle.dumps(self.vocabulary))
         except BaseException as error:  # carried back to the build, which says it once
             code = error.errno if isinstance(error, OSError) else None
             reason = error.strerror if isinstance(error, OSError) else None
@@ -244,6 +257,19 @@ class WriterProcess(SubWriterTask):
             self.resultqueue.close()
             self.resultqueue.join_thread()
             sys.exit(1)
+
+
+    def _process_file(self, filename: str, doc_count: int) -> None:
+        """Index a batch of items, and add each to this process's share of the vocabulary."""
+        if not hasattr(self.writer, "adding_to_vocabulary"):
+            add = self.writer.add_document
+
+            def adding(**fields) -> None:
+                add(**fields)
+                self.vocabulary.add(fields["text"])
+
+            self.writer.add_document = self.writer.adding_to_vocabulary = adding
+        super()._process_file(filename, doc_count)
 
 
 def _die_with(parent: int) -> None:

@@ -208,6 +208,18 @@ class VocabularyBuilder:
             entry.whole = entry.whole or whole
             yield key, spelling
 
+    def merge(self, other: VocabularyBuilder) -> None:
+        """Add the items another builder has seen (a writer process's share of the corpus)."""
+        for key, theirs in other._entries.items():
+            entry = self._entries.setdefault(key, _Entry())
+            entry.spellings.update(theirs.spellings)
+            entry.readings |= theirs.readings
+            entry.items += theirs.items
+            entry.whole = entry.whole or theirs.whole
+
+    def __getstate__(self) -> dict:
+        return {"_entries": self._entries, "_seen": {}}  # what it has seen is not passed on
+
     def vocabulary(self) -> Vocabulary:
         return Vocabulary(
             Term(

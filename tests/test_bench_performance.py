@@ -33,6 +33,7 @@ from bench.synthetic import DEPARTMENTS_PER_DOCUMENT, EXTRA_DEPARTMENTS, write_s
 from indexer import build
 from indexer.corpus import load_corpus
 from indexer.search import PolicyIndex
+from indexer.vocabulary import VOCABULARY_FILE, read_vocabulary
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "corpus"
@@ -173,6 +174,13 @@ def test_a_parallel_build_searches_exactly_like_one_process(tmp_path, monkeypatc
         a = parallel.search(query, per_page=100, categories=["施策", "改革"])
         b = policy_index.search(query, per_page=100, categories=["施策", "改革"])
         assert asdict(a) == asdict(b), query
+    # Each writer process collected the vocabulary of its items; merged, it is the whole one.
+    generation = (tmp_path / "index").resolve()
+    assert not list(generation.glob(build.VOCABULARY_SHARES))
+    merged = read_vocabulary(generation / VOCABULARY_FILE)
+    whole = read_vocabulary(Path(policy_index.current().target) / VOCABULARY_FILE)
+    assert len(merged) > 1000
+    assert [vars(term) for term in merged.terms] == [vars(term) for term in whole.terms]
 
 
 def test_a_failed_parallel_build_leaves_no_index_and_no_worker(tmp_path, monkeypatch):
