@@ -13,7 +13,7 @@ may differ from Whoosh's in the last bit, because Whoosh adds in the order of it
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Container, Iterable
+from collections.abc import Container, Iterable, Iterator
 
 import numpy as np
 from whoosh import query as wq
@@ -223,12 +223,16 @@ class ArrayMatcher:
             if (fieldname, btext) not in reader:
                 continue
             matcher = reader.postings(fieldname, btext)
-            while matcher.is_active():
-                base = (offset + matcher.id()) << POSITION_BITS
-                keys += [base | (position + FIRST_POSITION)
-                         for position in matcher.value_as("positions")]  # fmt: skip
-                matcher.next()
-        return np.unique(np.asarray(keys, dtype=np.int64))
+            decode = matcher.format.decoder("positions")
+            read = _read_values if hasattr(matcher, "_next_block") else _read_values_one_by_one
+            for docnum, value in read(matcher):
+                base = (offset + docnum) << POSITION_BITS
+                keys += [base | (position + FIRST_POSITION) for position in decode(value)]
+        # In docnum order and each item's positions in order: sorted already (but for a term
+        # twice at one position), which np.unique would find out by sorting them again.
+        found = np.asarray(keys, dtype=np.int64)
+        step = np.diff(found, prepend=-1)
+        return found[step != 0] if (step >= 0).all() else np.unique(found)
 
     def _by_whoosh(self, query: wq.Query) -> Scored:
         scores = score_matches(self.searcher, query)
@@ -253,6 +257,21 @@ def _read_blocks(matcher) -> tuple[list, list]:
         weights += matcher._weights
         matcher._next_block()
     return ids, weights
+
+
+def _read_values(matcher) -> Iterator[tuple[int, bytes]]:
+    """Yield the docnums of a Whoosh 3 posting list with their values, a block at a time."""
+    while matcher.is_active():
+        matcher._read_ids()
+        matcher._read_values()
+        yield from zip(matcher._ids, matcher._values, strict=True)
+        matcher._next_block()
+
+
+def _read_values_one_by_one(matcher) -> Iterator[tuple[int, bytes]]:
+    while matcher.is_active():
+        yield matcher.id(), matcher.value()
+        matcher.next()
 
 
 def _read_one_by_one(matcher) -> tuple[list, list]:
