@@ -31,6 +31,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+import numpy as np
 from whoosh import query as wq
 from whoosh.classify import Bo1Model, Expander
 
@@ -55,6 +56,7 @@ MIN_TOPIC = 0.1  # of the strongest concept's weight: below it a word is as good
 FOCUS_EVIDENCE = 1.0  # departments' worth of doubt: a word in two items says little either way
 DEFAULT_LIMIT = 6
 RESTATED = re.compile(r"【再掲】|\s")
+RESTATED_MARK = frozenset({"再掲"})  # the concept the mark itself makes of a restatement
 
 _analyzer = japanese_analyzer()
 _common: dict[str, frozenset[str]] = {}
@@ -138,14 +140,29 @@ def focus(departments: Iterable[str], sizes: Counter[str]) -> float:
     if items < 2 or total <= items:
         return 0.5
     # The chance that chance leaves a department of `size` without any of the items, summed.
-    expected = sum(
-        1.0 - max(0.0, math.prod((total - size - i) / (total - i) for i in range(items)))
-        for size in sizes.values()
-    )
+    expected = sum(1.0 - _none_drawn(total, size, items) for size in sizes.values())
     room = expected - 1.0  # departments beyond the first that chance would add
     spread = min(1.0, (len(held) - 1) / room) if room > 0 else 1.0
     evidence = room / (room + FOCUS_EVIDENCE)
     return evidence * (1.0 - spread) + (1.0 - evidence) * 0.5
+
+
+def _none_drawn(total: int, size: int, items: int) -> float:
+    """Return the chance that `items` drawn from `total` miss a group of `size` of them.
+
+    The product of (total - size - i) / (total - i) for i below `items`, through log-gamma: a
+    word's items at 1000× the seed are tens of thousands.
+
+    >>> by_product = math.prod((60 - i) / (80 - i) for i in range(8))
+    >>> abs(_none_drawn(80, 20, 8) - by_product) < 1e-12, _none_drawn(80, 20, 61)
+    (True, 0.0)
+    """
+    if items > total - size:
+        return 0.0
+    return math.exp(
+        math.lgamma(total - size + 1) - math.lgamma(total - size - items + 1)
+        - math.lgamma(total + 1) + math.lgamma(total - items + 1)
+    )  # fmt: skip
 
 
 def topic(snapshot, text: str) -> list[Concept]:
@@ -177,8 +194,8 @@ def topic(snapshot, text: str) -> list[Concept]:
             sum(counts[t] for t in terms), sum(reader.frequency(FIELD, t) for t in terms), 0
         )
         if known.isdisjoint(terms):
-            holders = searcher.docs_for_query(wq.Or([form_query(word) for word, _ in forms]))
-            weight *= focus((departments[d] for d in holders), sizes)
+            holders = snapshot.matching.doc_array(wq.Or([form_query(w) for w, _ in forms]))
+            weight *= focus(map(departments.__getitem__, holders.tolist()), sizes)
         weighed.append(Concept(tuple(terms), forms, weight))
     best = max((c.weight for c in weighed), default=0.0) or 1.0
     concepts = [Concept(c.terms, c.forms, c.weight / best) for c in weighed]
@@ -208,15 +225,22 @@ def form_query(word: Word, boost: float = 1.0) -> wq.Query:
     return wq.Phrase(FIELD, list(word.fine), boost=boost)
 
 
-def held_levels(searcher, concepts: list[Concept]) -> dict[int, list[float]]:
-    """Return, for every item holding some concept, the level it holds each one at (0.0: not)."""
-    levels: dict[int, list[float]] = {}
-    for at, concept in enumerate(concepts):
-        for word, level in concept.forms:
-            for docnum in searcher.docs_for_query(form_query(word)):
-                held = levels.setdefault(docnum, [0.0] * len(concepts))
-                held[at] = max(held[at], level)
-    return levels
+def held_levels(matching, concepts: list[Concept]) -> dict[int, list[float]]:
+    """Return, for every item holding some concept, the level it holds each one at (0.0: not).
+
+    :param matching: the snapshot's `Matching` (indexer.scoring)
+    """
+    found = [
+        (at, level, matching.doc_array(form_query(word)))
+        for at, concept in enumerate(concepts)
+        for word, level in concept.forms
+    ]
+    docnums = np.unique(np.concatenate([ids for _, _, ids in found] or [np.empty(0, np.int64)]))
+    held = np.zeros((len(docnums), len(concepts)))
+    for at, level, ids in found:
+        rows = np.searchsorted(docnums, ids)
+        held[rows, at] = np.maximum(held[rows, at], level)
+    return dict(zip(docnums.tolist(), held.tolist(), strict=True))
 
 
 def strong_concepts(
@@ -292,18 +316,30 @@ def _related(snapshot, docnum: int, limit: int) -> list[Hit]:
     if not concepts:
         return _more_like_this(snapshot, docnum, stored, limit)
     same_text = RESTATED.sub("", stored["text"])
+    levels = held_levels(snapshot.matching, concepts)
+    own = levels.pop(docnum, None)
+    # A restatement holds every concept the item holds (but the 再掲 of its mark): only the
+    # items that do are read and compared, not every item holding some concept.
+    marks = {at for at, concept in enumerate(concepts) if set(concept.terms) <= RESTATED_MARK}
+
+    def may_restate(held: list[float]) -> bool:
+        return own is None or all(h >= o for at, (h, o) in enumerate(zip(held, own, strict=True))
+                                  if at not in marks)  # fmt: skip
+
     levels = {
         other: held
-        for other, held in held_levels(snapshot.searcher, concepts).items()
-        if other != docnum and RESTATED.sub("", snapshot.stored(other)["text"]) != same_text
+        for other, held in levels.items()
+        if not may_restate(held) or RESTATED.sub("", snapshot.stored(other)["text"]) != same_text
     }
     concepts, levels = strong_concepts(concepts, levels)
     if not levels:
         return []
     forms = [(w, concept.weight * level) for concept in concepts for w, level in concept.forms]
     query = wq.Or([form_query(word, boost) for word, boost in forms])
-    found = snapshot.searcher.search(query, limit=None, mask={docnum})
-    scores = {hit.docnum: hit.score for hit in found}
+    ranked_docs = np.fromiter(levels, dtype=np.int64, count=len(levels))
+    ranked_docs.sort()
+    values, held = snapshot.matching.scores_at(query, ranked_docs)
+    scores = dict(zip(ranked_docs[held].tolist(), values[held].tolist(), strict=True))
     ranked = rank(snapshot, levels, scores, stored["department"])
     words = [word for word, _ in forms]
     return [make_hit(snapshot.stored(d), scores.get(d, 0.0), words) for d in ranked[:limit]]

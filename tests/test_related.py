@@ -175,7 +175,7 @@ def test_the_order_is_the_ranking_rules_bucket_by_bucket(policy_index, item_id):
     snapshot = policy_index.current()
     stored = policy_index.get(item_id)
     concepts = topic(snapshot, stored["text"])
-    levels = held_levels(snapshot.searcher, concepts)
+    levels = held_levels(snapshot.matching, concepts)
     levels.pop(snapshot.by_id[item_id])
     concepts, levels = strong_concepts(concepts, levels)
     related = related_items(policy_index, item_id, limit=500)
