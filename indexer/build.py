@@ -260,17 +260,19 @@ class WriterProcess(SubWriterTask):
             self.resultqueue.join_thread()
             sys.exit(1)
 
-
     def _process_file(self, filename: str, doc_count: int) -> None:
-        """Index a batch of items, and add each to this process's share of the vocabulary."""
-        if not hasattr(self.writer, "adding_to_vocabulary"):
+        """Index a batch of items, and add each to this process's share of the vocabulary.
+
+        Whoosh's loop calls the writer's `add_document` per item: it is wrapped once.
+        """
+        if "add_document" not in vars(self.writer):
             add = self.writer.add_document
 
             def adding(**fields) -> None:
                 add(**fields)
                 self.vocabulary.add(fields["text"])
 
-            self.writer.add_document = self.writer.adding_to_vocabulary = adding
+            self.writer.add_document = adding
         super()._process_file(filename, doc_count)
 
 

@@ -140,8 +140,6 @@ class SearchResult:
 
 def _filtered(snapshot: Snapshot, docnums: list[int], filters: dict) -> list[int]:
     """Keep the docnums whose facet values are among the selected ones, facet by facet."""
-    if docnums is snapshot.in_order and any(filters.values()):  # browsing: every item
-        return _kept(snapshot, snapshot.in_order_array, filters).tolist()
     for name, values in filters.items():
         if values:
             column, wanted = snapshot.columns[name], frozenset(values)
@@ -440,7 +438,7 @@ class PolicyIndex:
         kept = keep(snapshot, ranked, filters)
         first = (page - 1) * per_page
         if ranking.unscored:
-            shown = kept[first : first + per_page]
+            shown = kept[first : first + per_page].tolist()
         else:
             # Only the pages up to this one need sorting: best first, ties in document order.
             shown = ranking.best(snapshot, kept, first + per_page)[first:]
@@ -481,9 +479,9 @@ class PolicyIndex:
         only those are scored when a filter is set.
         """
         if understood is None:
-            return Ranking(snapshot.in_order, None)
+            return Ranking(snapshot.in_order_array, None)
         if understood.browses:  # only names: the items of the departments named
-            return Ranking(snapshot.in_order, None, understood)
+            return Ranking(snapshot.in_order_array, None, understood)
         if understood.is_empty:
             return Ranking([], {}, understood)
         if understood.graded:
@@ -552,11 +550,9 @@ class PolicyIndex:
         """Count the matches per value of a facet, under the other facets' filters."""
         others = {other: values for other, values in filters.items() if other != name}
         ranked = ranking.matches
-        browsing = ranked is snapshot.in_order  # every item matches
-        if browsing and not any(others.values()):
-            counts = snapshot.totals[name]  # counted once, when opened
-        elif browsing or isinstance(ranked, np.ndarray):
-            ranked = snapshot.in_order_array if browsing else ranked
+        if ranked is snapshot.in_order_array and not any(others.values()):
+            counts = snapshot.totals[name]  # every item matches: counted once, when opened
+        elif isinstance(ranked, np.ndarray):
             codes = snapshot.codes[name][_kept(snapshot, ranked, others)]
             counted = np.bincount(codes, minlength=len(snapshot.values[name])).tolist()
             counts = dict(zip(snapshot.values[name], counted, strict=True))

@@ -40,9 +40,8 @@ class CopyingStorage(FileStorage):
     Each copy is mapped into memory and read in place, its parts too (`MappedFile`).
     """
 
-    supports_mmap = False  # segments are opened by `MappedFile.subset`, not Whoosh's own map
-
     def __init__(self, path: str, readonly: bool = False) -> None:
+        # Segments are then opened by `MappedFile.subset`, not by Whoosh's own map of each.
         super().__init__(path, supports_mmap=False, readonly=readonly)
 
     def open_file(self, name: str, **kwargs) -> StructFile:
