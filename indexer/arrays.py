@@ -12,7 +12,6 @@ may differ from Whoosh's in the last bit, because Whoosh adds in the order of it
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Container, Iterable, Iterator
 
 import numpy as np
@@ -20,10 +19,12 @@ from whoosh import query as wq
 from whoosh.scoring import BM25F
 from whoosh.searching import Searcher
 
+from indexer.lru import BytesLRU
 from indexer.scoring import EMPTY_IDS, EMPTY_SCORES, Scored, score_matches
 
 POSTINGS_BUDGET = 256 * 2**20  # bytes of postings arrays kept per open index
 SCORED_QUERIES = 64  # the queries whose scored matches are kept, as many as graded matches
+SCORED_BUDGET = 64 * 2**20  # and their bytes: 64 took 2 MB at 100x the seed, 22 MB at 1000x
 POSITION_BITS = 24  # a key docnum << 24 | position: 16 million positions an item at most
 FIRST_POSITION = 64  # added to positions, so that position - word's place stays positive
 DENSE_FROM = 32  # unions of more than 1/32 of the docnums go over an array of every docnum
@@ -40,29 +41,14 @@ class ArrayMatcher:
         self.leaves = list(searcher.leaf_searchers())
         self.size = searcher.doc_count_all()
         self._lengths: dict[str, np.ndarray] = {}
-        self._postings: OrderedDict[tuple, tuple[np.ndarray, ...]] = OrderedDict()
-        self._bytes = 0
-        self._scored: OrderedDict[wq.Query, Scored] = OrderedDict()
+        self._postings: BytesLRU[tuple[np.ndarray, ...]] = BytesLRU(POSTINGS_BUDGET, _nbytes)
+        self._scored: BytesLRU[Scored] = BytesLRU(SCORED_BUDGET, Scored.nbytes, SCORED_QUERIES)
 
     # -- postings ------------------------------------------------------------------------
 
     def postings(self, fieldname: str, text: str) -> tuple[np.ndarray, np.ndarray]:
         """Return the docnums holding a term and the term's weight in each, read once."""
-        key = (fieldname, text)
-        found = self._postings.get(key)
-        if found is not None:
-            self._postings.move_to_end(key)
-            return found
-        return self._cache(key, self._read_postings(fieldname, text))
-
-    def _cache(self, key: tuple, arrays: tuple) -> tuple:
-        """Keep `arrays` under `key`, forgetting the least recently used beyond the budget."""
-        self._postings[key] = arrays
-        self._bytes += sum(array.nbytes for array in arrays)
-        while self._bytes > POSTINGS_BUDGET and len(self._postings) > 1:
-            _, dropped = self._postings.popitem(last=False)
-            self._bytes -= sum(array.nbytes for array in dropped)
-        return arrays
+        return self._postings.get((fieldname, text), lambda: self._read_postings(fieldname, text))
 
     def _read_postings(self, fieldname: str, text: str) -> tuple[np.ndarray, np.ndarray]:
         field = self.searcher.schema[fieldname]
@@ -129,14 +115,7 @@ class ArrayMatcher:
 
         The next page, and the page after a facet is chosen, ask again.
         """
-        scored = self._scored.get(query)
-        if scored is None:
-            scored = self._scored[query] = self.score(query)
-            if len(self._scored) > SCORED_QUERIES:
-                self._scored.popitem(last=False)
-        else:
-            self._scored.move_to_end(query)
-        return scored
+        return self._scored.get(query, lambda: self.score(query))
 
     def scores_of(self, query: wq.Query, docnums: Iterable[int]) -> dict[int, float]:
         """Return the score of each of `docnums` that `query` matches."""
@@ -208,12 +187,7 @@ class ArrayMatcher:
     def positions(self, fieldname: str, text: str) -> np.ndarray:
         """Return the sorted keys docnum << POSITION_BITS | position of a term's occurrences."""
         key = (fieldname, text, "positions")
-        found = self._postings.get(key)
-        if found is None:
-            found = self._cache(key, (self._read_positions(fieldname, text),))
-        else:
-            self._postings.move_to_end(key)
-        return found[0]
+        return self._postings.get(key, lambda: (self._read_positions(fieldname, text),))[0]
 
     def _read_positions(self, fieldname: str, text: str) -> np.ndarray:
         btext = self.searcher.schema[fieldname].to_bytes(text)
@@ -240,6 +214,10 @@ class ArrayMatcher:
         values = np.fromiter(scores.values(), dtype=np.float64, count=len(scores))
         order = np.argsort(ids, kind="stable")
         return Scored(ids[order], values[order])
+
+
+def _nbytes(arrays: tuple[np.ndarray, ...]) -> int:
+    return sum(array.nbytes for array in arrays)
 
 
 def _read_blocks(matcher) -> tuple[list, list]:

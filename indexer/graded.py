@@ -89,6 +89,14 @@ class Graded:
         )  # fmt: skip
         return found
 
+    def nbytes(self) -> int:
+        """Return the bytes of this match's arrays and of what it worked out from them."""
+        own = self.docs.nbytes + self.levels.nbytes + self.as_typed.nbytes + self.topics.nbytes
+        own += 120 * len(self.topic)  # a dict of Python ints and floats
+        for found in self._buckets.values():
+            own += found.nbytes() if isinstance(found, (Graded, Buckets)) else 0
+        return own
+
     def rows(self, docnums: np.ndarray) -> np.ndarray:
         """Return the rows of `docnums`, each one of `docs`."""
         return np.searchsorted(self.docs, docnums)
@@ -137,6 +145,9 @@ class Buckets:
     full: np.ndarray  # holds every word
     none: np.ndarray  # holds no word, only the topic
     coverage: np.ndarray
+
+    def nbytes(self) -> int:
+        return self.rank.nbytes + self.full.nbytes + self.none.nbytes + self.coverage.nbytes
 
     @classmethod
     def of(cls, graded: Graded) -> Buckets:

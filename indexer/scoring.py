@@ -35,6 +35,9 @@ class Scored:
     def empty(cls) -> Scored:
         return cls(EMPTY_IDS, EMPTY_SCORES)
 
+    def nbytes(self) -> int:
+        return self.ids.nbytes + self.scores.nbytes
+
     def as_dict(self) -> dict[int, float]:
         return dict(zip(self.ids.tolist(), self.scores.tolist(), strict=True))
 

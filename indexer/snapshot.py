@@ -29,6 +29,7 @@ from indexer.arrays import ArrayMatcher
 from indexer.feedback import topic_similarity, topic_terms
 from indexer.graded import Graded, match_words
 from indexer.lexicon import Lexicon, build_lexicon
+from indexer.lru import BytesLRU
 from indexer.names import NameFinder
 from indexer.query import (
     ParsedQuery,
@@ -42,11 +43,13 @@ from indexer.schema import FACETS, SCORED_FIELDS
 from indexer.scoring import InMemoryLengthsBM25F, Matching, WhooshMatching
 from indexer.storage import CopyingStorage, DiskWatch, file_states
 from indexer.synonyms import SYNONYMS_FILE
-from indexer.understand import Understood, understand
+from indexer.understand import QueryWord, Understood, understand
 from indexer.vocabulary import snapshot_vocabulary
 
 PARSED_CACHE_SIZE = 1024
 GRADED_CACHE_SIZE = 64
+GRADED_BUDGET = 256 * 2**20  # bytes of graded matches: 53 took 14 MB at 100x, 138 MB at 1000x
+TOPIC_BUDGET = 64 * 2**20  # bytes of topics: 15 took 3 MB at 100x, 26 MB at 1000x
 STORED_CACHE_SIZE = 4096
 
 log = logging.getLogger(__name__)
@@ -108,18 +111,24 @@ class Snapshot:
             )
         )
         # Which items hold which words: the next page and the facet links ask again.
-        self.graded: Callable[[tuple, tuple], Graded] = lru_cache(maxsize=GRADED_CACHE_SIZE)(
-            partial(match_words, self.matching)
-        )
+        self._graded: BytesLRU[Graded] = BytesLRU(GRADED_BUDGET, Graded.nbytes, GRADED_CACHE_SIZE)
         self.stored = lru_cache(maxsize=STORED_CACHE_SIZE)(self.searcher.stored_fields)
-        self.topic: Callable[..., tuple[dict[int, float], tuple[str, ...]]] = lru_cache(
-            maxsize=GRADED_CACHE_SIZE
-        )(self._topic)
+        self._topics: BytesLRU[tuple] = BytesLRU(TOPIC_BUDGET, _topic_bytes, GRADED_CACHE_SIZE)
+
+    def graded(self, words: tuple[QueryWord, ...], phrases: tuple) -> Graded:
+        """Return which items hold which of `words`, kept for the next page and facet links."""
+        key = (words, phrases)
+        return self._graded.get(key, lambda: match_words(self.matching, words, phrases))
+
+    def topic(
+        self, seeds: tuple[int, ...], known: frozenset[str]
+    ) -> tuple[dict[int, float], tuple[str, ...]]:
+        """Return every item's similarity to the `seeds` items' topic, and its terms (kept)."""
+        return self._topics.get((seeds, known), lambda: self._topic(seeds, known))
 
     def _topic(
         self, seeds: tuple[int, ...], known: frozenset[str]
     ) -> tuple[dict[int, float], tuple[str, ...]]:
-        """Return every item's similarity to the `seeds` items' topic, and its terms."""
         texts = [self.stored(d)["text"] for d in seeds]
         terms = topic_terms(self.searcher, texts, known)
         return topic_similarity(self.matching, terms), tuple(term for term, _ in terms)
@@ -175,6 +184,10 @@ def _read_synonyms(index_dir: str) -> tuple[dict, dict, dict]:
         dictionary_map(data["dictionary"]),
         synonym_map(data.get("related", [])),
     )
+
+
+def _topic_bytes(topic: tuple[dict[int, float], tuple[str, ...]]) -> int:
+    return 120 * len(topic[0])  # a dict of Python ints and floats
 
 
 def _codes(column: list, values: list[str]) -> np.ndarray:

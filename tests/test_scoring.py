@@ -136,12 +136,12 @@ def test_array_phrases_match_what_whooshs_match(seed_index_dir):
 
 def test_the_postings_arrays_stay_within_their_budget(seed_index_dir, monkeypatch):
     snapshot = PolicyIndex(seed_index_dir).current()
-    arrays = ArrayMatcher(snapshot.searcher)
     monkeypatch.setattr("indexer.arrays.POSTINGS_BUDGET", 4096)
+    arrays = ArrayMatcher(snapshot.searcher)
     expected = {}
     for text, query in graded_and_literal_queries(snapshot, TEXTS[:40]):
         expected[text] = score_matches(snapshot.searcher, query)
         assert arrays.scores(query) == pytest.approx(expected[text], rel=1e-12), text
         kept = sum(a.nbytes for arrays_ in arrays._postings.values() for a in arrays_)
-        assert arrays._bytes == kept and (kept <= 4096 or len(arrays._postings) == 1)
+        assert arrays._postings.bytes == kept and (kept <= 4096 or len(arrays._postings) == 1)
     assert len(arrays._postings) > 1  # bounded, not emptied

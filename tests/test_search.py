@@ -163,7 +163,7 @@ def test_searches_from_many_threads_give_what_one_thread_gets(seed_index_dir):
         return [(h.id, h.score) for h in index.search(query, per_page=100).hits]
 
     expected = {query: answer(query) for query in queries}
-    index.current().graded.cache_clear()  # every thread matches afresh
+    index.current()._graded.clear()  # every thread matches afresh
     failures: list[str] = []
 
     def run(offset: int) -> None:
@@ -175,7 +175,7 @@ def test_searches_from_many_threads_give_what_one_thread_gets(seed_index_dir):
             except Exception as error:  # noqa: BLE001 - any error is the failure reported
                 failures.append(f"{query}: {error!r}")
             if n % 7 == 0:
-                index.current().graded.cache_clear()
+                index.current()._graded.clear()
 
     threads = [threading.Thread(target=run, args=(i,)) for i in range(8)]
     for thread in threads:
