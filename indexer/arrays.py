@@ -176,10 +176,13 @@ class ArrayMatcher:
             return self._by_whoosh(query)
         # Whoosh's phrase (slop 1): each word one position after the one before it. Word i at
         # position p of item d is the key (d, p - i): the items whose keys all words share.
+        # Only the items holding every word can hold the phrase: their keys, then the keys all
+        # words share, by binary search in the sorted arrays (no sort of them together).
+        docs = together.ids
         keys = None
         for place, word in enumerate(query.words):
-            held = self.positions(query.fieldname, word) - place
-            keys = held if keys is None else np.intersect1d(keys, held, assume_unique=True)
+            held = _keys_of(self.positions(query.fieldname, word), docs) - place
+            keys = held if keys is None else intersect_sorted(keys, held)
             if not len(keys):
                 return Scored.empty()
         return _keep(together, np.unique(keys >> POSITION_BITS), inside=True).scaled(query.boost)
@@ -307,7 +310,7 @@ def _intersection(parts: list[Scored]) -> Scored:
         return Scored.empty()
     ids = parts[0].ids
     for part in parts[1:]:
-        ids = np.intersect1d(ids, part.ids, assume_unique=True)
+        ids = intersect_sorted(ids, part.ids)
     scores = np.zeros(len(ids), dtype=np.float64)
     for part in parts:
         scores += part.scores[np.searchsorted(part.ids, ids)]
@@ -328,6 +331,58 @@ def _and_maybe(required: Scored, optional: Scored) -> Scored:
 
 def _keep(scored: Scored, docnums: np.ndarray, inside: bool) -> Scored:
     """Keep the matches among `docnums` (or, with `inside` false, those not among them)."""
-    mask = np.isin(scored.ids, docnums, assume_unique=True, invert=not inside)
+    docnums = np.asarray(docnums, dtype=np.int64)
+    if len(docnums) < len(scored.ids):  # search the fewer in the more
+        mask = np.zeros(len(scored.ids), dtype=bool)
+        if len(docnums):
+            where = np.minimum(np.searchsorted(scored.ids, docnums), len(scored.ids) - 1)
+            mask[where[scored.ids[where] == docnums]] = True
+    else:
+        mask = _among(scored.ids, docnums)
+    if not inside:
+        mask = ~mask
     return Scored(scored.ids[mask], scored.scores[mask])
 
+
+def _keys_of(keys: np.ndarray, docs: np.ndarray) -> np.ndarray:
+    """Return the sorted keys (docnum << POSITION_BITS | position) that are of the sorted `docs`.
+
+    Each doc's keys are a run of the array: two binary searches a doc find it.
+
+    >>> keys = np.array([1 << POSITION_BITS | 5, 2 << POSITION_BITS | 1, 2 << POSITION_BITS | 7])
+    >>> (_keys_of(keys, np.array([2, 3])) >> POSITION_BITS).tolist()
+    [2, 2]
+    """
+    starts = np.searchsorted(keys, docs << POSITION_BITS)
+    counts = np.searchsorted(keys, (docs + 1) << POSITION_BITS) - starts
+    total = int(counts.sum())
+    if total == len(keys):
+        return keys
+    # The i-th key kept is key i - (keys kept before its doc's run) + the run's start.
+    before = np.cumsum(counts) - counts
+    return keys[np.arange(total) + np.repeat(starts - before, counts)]
+
+
+def _among(values: np.ndarray, sorted_unique: np.ndarray) -> np.ndarray:
+    """Return which of `values` the sorted array of distinct values holds, by binary search.
+
+    >>> _among(np.array([1, 4, 9]), np.array([0, 4, 5])).tolist()
+    [False, True, False]
+    """
+    if not len(sorted_unique) or not len(values):
+        return np.zeros(len(values), dtype=bool)
+    where = np.minimum(np.searchsorted(sorted_unique, values), len(sorted_unique) - 1)
+    return sorted_unique[where] == values
+
+
+def intersect_sorted(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Return the values two sorted arrays of distinct values share: `np.intersect1d` unsorted.
+
+    A binary search of the shorter in the longer, where `intersect1d` sorts both together.
+
+    >>> intersect_sorted(np.array([1, 3, 5, 7]), np.array([3, 4, 7])).tolist()
+    [3, 7]
+    """
+    if len(a) > len(b):
+        a, b = b, a
+    return a[_among(a, b)]

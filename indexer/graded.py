@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from whoosh.query import Or, Phrase, Query, Term
 
-from indexer.arrays import union_ids
+from indexer.arrays import intersect_sorted, union_ids
 from indexer.generic import GENERIC_WEIGHT, is_generic
 from indexer.query import FIELD, Word, word_query
 from indexer.schema import EXACT_FIELD
@@ -270,7 +270,7 @@ def _may_hold_apart(matching: Matching, word: Word, held: np.ndarray) -> bool:
     candidates: np.ndarray | None = None
     for unit in word.fine:
         docnums = matching.doc_array(Term(FIELD, unit))
-        candidates = docnums if candidates is None else np.intersect1d(candidates, docnums)
+        candidates = docnums if candidates is None else intersect_sorted(candidates, docnums)
         if not len(np.setdiff1d(candidates, held, assume_unique=True)):
             return False
     return candidates is not None and bool(len(candidates))

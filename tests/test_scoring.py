@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from whoosh import index as whoosh_index
 from whoosh.query import AndNot, Phrase, Require, Term
 
 from bench.performance import QUERIES
 from indexer import build
-from indexer.arrays import ArrayMatcher
+from indexer.arrays import POSITION_BITS, ArrayMatcher, _keep, _keys_of, intersect_sorted
 from indexer.relevance import load_graded, load_judgments
 from indexer.schema import SCORED_FIELDS
-from indexer.scoring import InMemoryLengthsBM25F, score_matches
+from indexer.scoring import InMemoryLengthsBM25F, Scored, score_matches
 from indexer.search import PolicyIndex
 from tests.conftest import CORPUS, ROOT
 
@@ -145,3 +148,27 @@ def test_the_postings_arrays_stay_within_their_budget(seed_index_dir, monkeypatc
         kept = sum(a.nbytes for arrays_ in arrays._postings.values() for a in arrays_)
         assert arrays._postings.bytes == kept and (kept <= 4096 or len(arrays._postings) == 1)
     assert len(arrays._postings) > 1  # bounded, not emptied
+
+
+sorted_ids = st.sets(st.integers(0, 300), max_size=60).map(
+    lambda ids: np.array(sorted(ids), dtype=np.int64)
+)
+
+
+@given(sorted_ids, sorted_ids)
+def test_the_sorted_set_operations_equal_numpys(a, b):
+    assert intersect_sorted(a, b).tolist() == np.intersect1d(a, b).tolist()
+    scored = Scored(a, a * 0.5)
+    for inside in (True, False):
+        kept = _keep(scored, b, inside)
+        expected = a[np.isin(a, b, invert=not inside)]
+        assert kept.ids.tolist() == expected.tolist()
+        assert kept.scores.tolist() == (expected * 0.5).tolist()
+
+
+@given(st.sets(st.tuples(st.integers(0, 40), st.integers(0, 30)), max_size=80), sorted_ids)
+def test_the_keys_of_some_items_are_those_a_mask_keeps(occurrences, docs):
+    keys = np.array(sorted(d << POSITION_BITS | p for d, p in occurrences), dtype=np.int64)
+    docs = docs[docs <= 45]
+    expected = keys[np.isin(keys >> POSITION_BITS, docs)]
+    assert _keys_of(keys, docs).tolist() == expected.tolist()
