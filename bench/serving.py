@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -44,18 +45,24 @@ def start_server(
     timeout: float = 600,
     options: Sequence[str] = (),
     checkout: Path = ROOT,
+    environment: dict[str, str] | None = None,
 ) -> tuple[subprocess.Popen, float]:
     """Start `python -m webapp` on loopback; return it and the seconds to its first 200.
 
     :param options: more options of the command (``--result-cache 0``)
     :param checkout: the source tree whose `webapp` to run (another commit's, to compare)
+    :param environment: variables set for it beside this process's own
     """
     command = [sys.executable, "-m", "webapp", "--host", "127.0.0.1", "--port", str(port)]
     command += options
     with open(log_path, "a") as log_file:
         started = time.perf_counter()
         process = subprocess.Popen(
-            [*command, "--index", str(index_dir)], cwd=checkout, stdout=log_file, stderr=log_file
+            [*command, "--index", str(index_dir)],
+            cwd=checkout,
+            stdout=log_file,
+            stderr=log_file,
+            env={**os.environ, **(environment or {})},
         )
     try:
         wait_for_200(port, "/healthz", timeout, process)
