@@ -7,9 +7,9 @@ with eight clients, and the benchmark's unfiltered searches with eight clients, 
 * a bare responder (one Python process answering every request with the same bytes): the
   client, the kernel's loopback and the least a Python server can do;
 * waitress, the server before the pre-fork one (one process, 4 threads);
-* the production server, ``python -m webapp`` (gunicorn, a worker per core);
-* granian (HTTP in Rust, a worker per core) when it is installed (``pip install granian``): what
-  a compiled HTTP layer would save;
+* the production server, ``python -m webapp`` (granian, a worker per core, forked from the app
+  made first);
+* granian's own command (``granian --interface wsgi --factory``), each worker making the app;
 
 and the app alone, called as WSGI in this process without any HTTP. The servers take turns
 round by round, so that each sees the same moments of the machine.
@@ -17,7 +17,6 @@ round by round, so that each sees the same moments of the machine.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import subprocess
 import sys
@@ -138,9 +137,8 @@ def start(kind: str, index_dir: Path, log: Path, stack: ExitStack) -> int:
 
 CORES = len(os.sched_getaffinity(0))
 SERVERS = {"bare": "bare responder (1 process)", "waitress": "waitress (1 process, 4 threads)"}
-SERVERS["ours"] = "gunicorn, `python -m webapp` (a worker per core)"
-if importlib.util.find_spec("granian") is not None:
-    SERVERS["granian"] = "granian (a worker per core), not a dependency"
+SERVERS["ours"] = "granian, `python -m webapp` (a worker per core, forked from the app)"
+SERVERS["granian"] = "granian's own command (a worker per core, each making the app)"
 
 
 def measure(index_dir: Path, requests: int, seconds: float, rounds: int = 3) -> dict:
@@ -206,7 +204,7 @@ def floor_table(figures: dict, wsgi_us: float) -> str:
 @click.option("--requests", default=2000, show_default=True, type=click.IntRange(10))
 @click.option("--seconds", default=3.0, show_default=True, type=click.FloatRange(0.1, 60))
 def main(index_dir: Path | None, requests: int, seconds: float) -> None:
-    """Measure the HTTP floor: `/healthz` through a bare responder, waitress and gunicorn."""
+    """Measure the HTTP floor: `/healthz` through a bare responder, waitress and granian."""
     with tempfile.TemporaryDirectory() as scratch:
         if index_dir is None:
             from indexer.build import build_index

@@ -683,12 +683,11 @@ def test_server_command_help():
     assert "Serve the policy search site" in result.output
 
 
-def test_server_command_serves_through_gunicorn_on_every_core(monkeypatch, seed_index_dir):
+def test_server_command_serves_through_granian_on_every_core(monkeypatch, seed_index_dir):
     served = {}
 
-    def fake_serve(app, sock, workers):
-        served.update(app=app, address=sock.getsockname(), workers=workers)
-        sock.close()
+    def fake_serve(app, host, port, workers):
+        served.update(app=app, address=(host, port), workers=workers)
 
     monkeypatch.setattr(webapp.__main__, "serve", fake_serve)
     port = free_port()

@@ -12,7 +12,7 @@ from indexer.build import BuildError
 from indexer.corpus import CorpusError
 from indexer.snapshot import IndexUnavailable
 from webapp import create_app
-from webapp.server import listen, serve, server_url
+from webapp.server import check_port, serve, server_url
 
 CORES = len(os.sched_getaffinity(0))
 
@@ -57,13 +57,13 @@ def main(
         app = create_app(config or None)
     except (BuildError, CorpusError, IndexUnavailable) as error:
         raise click.ClickException(f"cannot serve: {error}") from None
-    sock = listen(host, port)
+    check_port(host, port)
     click.echo(
         f"Serving {app.extensions['policy_index'].doc_count} items at "
         f"{server_url(host, port)} with {workers} worker{'s' if workers > 1 else ''} "
         "(Ctrl+C to stop)"
     )
-    serve(app, sock, workers)
+    serve(app, host, port, workers)
 
 
 if __name__ == "__main__":

@@ -1,11 +1,13 @@
-"""Serve the app on every core: gunicorn's pre-fork arbiter over an app made before the fork.
+"""Serve the app on every core: granian's workers (HTTP in Rust) forked from an app made first.
 
 The app (index open, Sudachi's dictionary loaded) is made once in the first process, which then
 forks the workers: they share its pages copy-on-write and start in milliseconds. Forking an open
 index is safe because Whoosh maps each segment into memory (no file offset to share); each
-worker notices a rebuilt index on its own (`PolicyIndex.current`). The socket is bound before
+worker notices a rebuilt index on its own (`PolicyIndex.current`). The port is tried before
 anything is forked, so a port in use is one sentence; each worker asks Linux to kill it with
-the first process, so that after a `kill -9` nothing holds the port.
+the first process, so that after a `kill -9` nothing holds the port. Granian parses HTTP and
+moves bytes in compiled code, a fifth to a third more searches a second than gunicorn's Python
+(docs/performance.md, the HTTP floor).
 """
 
 from __future__ import annotations
@@ -18,12 +20,12 @@ import socket
 
 import click
 from flask import Flask
-from gunicorn.app.base import BaseApplication
-from gunicorn.arbiter import Arbiter
+from granian import Granian
+from granian.constants import HTTPModes, Interfaces
+from granian.log import LogLevels
 
 GRACE = 4  # seconds that requests under way get to finish after SIGTERM
-THREADS = 4  # per worker: requests read while another is searched, idle keep-alive connections
-KEEPALIVE = 5  # seconds an idle kept-alive connection stays open
+THREADS = 4  # per worker: Python threads running the app (granian's own read the requests)
 PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 M_ARENA_MAX = -8  # from <malloc.h>
 MALLOC_ARENAS = 2
@@ -38,22 +40,19 @@ def server_url(host: str, port: int) -> str:
     return f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
 
 
-def listen(host: str, port: int) -> socket.socket:
-    """Bind and listen on `host`:`port`, or say in one sentence why not."""
+def check_port(host: str, port: int) -> None:
+    """Bind and listen on `host`:`port` once, or say in one sentence why that fails."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-        sock.listen(2048)
-    except OSError as error:
-        sock.close()
-        raise click.ClickException(
-            f"cannot listen on {server_url(host, port)} ({error.strerror}): is another server "
-            "running there? Stop it or choose another --port"
-        ) from None
-    sock.set_inheritable(True)
-    return sock
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+            sock.listen()
+        except OSError as error:
+            raise click.ClickException(
+                f"cannot listen on {server_url(host, port)} ({error.strerror}): is another "
+                "server running there? Stop it or choose another --port"
+            ) from None
 
 
 def die_with_master(master: int) -> None:
@@ -78,63 +77,38 @@ def fewer_malloc_arenas(arenas: int = MALLOC_ARENAS) -> None:
         pass
 
 
-def post_fork(arbiter: Arbiter, _worker) -> None:
-    die_with_master(arbiter.pid)
+_served: Flask | None = None  # the app made before the fork, for the workers' loader
+_master = 0
+
+
+def _load_in_worker(_target: str) -> Flask:
+    """Return the app made before the fork, in a worker just forked by granian."""
+    die_with_master(_master)
     fewer_malloc_arenas()
+    assert _served is not None
+    return _served
 
 
-class GracefulArbiter(Arbiter):
-    """Gunicorn's arbiter, with Ctrl+C as graceful as SIGTERM (gunicorn's own drops requests)."""
+def serve(app: Flask, host: str, port: int, workers: int, threads: int = THREADS) -> None:
+    """Serve `app` on `host`:`port` with `workers` processes until SIGTERM or Ctrl+C.
 
-    def handle_int(self) -> None:
-        raise StopIteration
-
-
-class PolicyServer(BaseApplication):
-    """Gunicorn serving an app that exists already, on a socket that is bound already."""
-
-    def __init__(self, app: Flask, options: dict):
-        self.app, self.options = app, options
-        super().__init__()
-
-    def load_config(self) -> None:
-        for name, value in self.options.items():
-            self.cfg.set(name, value)
-
-    def load(self) -> Flask:
-        return self.app
-
-    def run(self) -> None:
-        GracefulArbiter(self).run()
-
-
-def serve(app: Flask, sock: socket.socket, workers: int, threads: int = THREADS) -> None:
-    """Serve `app` on the listening `sock` with `workers` processes until SIGTERM or Ctrl+C.
-
-    On either, the socket is closed, requests under way get `GRACE` seconds to finish, and the
-    process exits 0.
+    On either, the listening sockets close, requests under way get `GRACE` seconds to finish,
+    and the process exits 0. The caller has checked that the port is free (`listen`).
     """
+    global _served, _master
+    _served, _master = app, os.getpid()
     # What the app made stays where it is: the workers' collector never walks it, so they do not
     # copy its pages (copy-on-write) by touching them.
     gc.freeze()
-    PolicyServer(
-        app,
-        {
-            "bind": [f"fd://{sock.detach()}"],  # gunicorn takes the descriptor over
-            "workers": workers,
-            "worker_class": "gthread",
-            "threads": threads,
-            "keepalive": KEEPALIVE,
-            # A 500-character query is 4.5 KB of URL, more as the `back` of an item's link;
-            # gunicorn's default stops at 4 KB and its largest limit at 8 KB: none, as before.
-            "limit_request_line": 0,
-            "graceful_timeout": GRACE,
-            "preload_app": True,
-            "post_fork": post_fork,
-            "proc_name": "policy-web",
-            "control_socket_disable": True,  # gunicorn's control server: a thread, a file in ~
-            "accesslog": None,
-            "errorlog": "-",
-            "loglevel": "warning",
-        },
-    ).run()
+    Granian(
+        "webapp:made-before-the-fork",  # only named: the loader returns the app itself
+        address=host,
+        port=port,
+        interface=Interfaces.WSGI,
+        workers=workers,
+        blocking_threads=threads,
+        http=HTTPModes.http1,
+        websockets=False,
+        workers_kill_timeout=GRACE,
+        log_level=LogLevels.warning,
+    ).serve(target_loader=_load_in_worker)
