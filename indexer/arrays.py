@@ -321,9 +321,7 @@ def _and_maybe(required: Scored, optional: Scored) -> Scored:
     """The required part's docnums; the optional part's score added where it matches too."""
     if not len(required.ids) or not len(optional.ids):
         return required
-    where = np.searchsorted(optional.ids, required.ids)
-    where = np.minimum(where, len(optional.ids) - 1)
-    found = optional.ids[where] == required.ids
+    where, found = _find(optional.ids, required.ids)
     scores = required.scores.copy()
     scores[found] += optional.scores[where[found]]
     return Scored(required.ids, scores)
@@ -333,12 +331,11 @@ def _keep(scored: Scored, docnums: np.ndarray, inside: bool) -> Scored:
     """Keep the matches among `docnums` (or, with `inside` false, those not among them)."""
     docnums = np.asarray(docnums, dtype=np.int64)
     if len(docnums) < len(scored.ids):  # search the fewer in the more
+        where, found = _find(scored.ids, docnums)
         mask = np.zeros(len(scored.ids), dtype=bool)
-        if len(docnums):
-            where = np.minimum(np.searchsorted(scored.ids, docnums), len(scored.ids) - 1)
-            mask[where[scored.ids[where] == docnums]] = True
+        mask[where[found]] = True
     else:
-        mask = _among(scored.ids, docnums)
+        mask = _find(docnums, scored.ids)[1]
     if not inside:
         mask = ~mask
     return Scored(scored.ids[mask], scored.scores[mask])
@@ -363,16 +360,17 @@ def _keys_of(keys: np.ndarray, docs: np.ndarray) -> np.ndarray:
     return keys[np.arange(total) + np.repeat(starts - before, counts)]
 
 
-def _among(values: np.ndarray, sorted_unique: np.ndarray) -> np.ndarray:
-    """Return which of `values` the sorted array of distinct values holds, by binary search.
+def _find(sorted_unique: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return where each of `values` is or would be in the sorted distinct array, and if it is.
 
-    >>> _among(np.array([1, 4, 9]), np.array([0, 4, 5])).tolist()
-    [False, True, False]
+    >>> where, found = _find(np.array([0, 4, 5]), np.array([1, 4, 9]))
+    >>> where[found].tolist(), found.tolist()
+    ([1], [False, True, False])
     """
     if not len(sorted_unique) or not len(values):
-        return np.zeros(len(values), dtype=bool)
+        return np.zeros(len(values), dtype=np.int64), np.zeros(len(values), dtype=bool)
     where = np.minimum(np.searchsorted(sorted_unique, values), len(sorted_unique) - 1)
-    return sorted_unique[where] == values
+    return where, sorted_unique[where] == values
 
 
 def intersect_sorted(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -385,4 +383,4 @@ def intersect_sorted(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """
     if len(a) > len(b):
         a, b = b, a
-    return a[_among(a, b)]
+    return a[_find(b, a)[1]]

@@ -17,6 +17,7 @@ import gc
 import os
 import signal
 import socket
+from functools import partial
 
 import click
 from flask import Flask
@@ -77,26 +78,19 @@ def fewer_malloc_arenas(arenas: int = MALLOC_ARENAS) -> None:
         pass
 
 
-_served: Flask | None = None  # the app made before the fork, for the workers' loader
-_master = 0
-
-
-def _load_in_worker(_target: str) -> Flask:
+def _load_in_worker(app: Flask, master: int, _target: str) -> Flask:
     """Return the app made before the fork, in a worker just forked by granian."""
-    die_with_master(_master)
+    die_with_master(master)
     fewer_malloc_arenas()
-    assert _served is not None
-    return _served
+    return app
 
 
 def serve(app: Flask, host: str, port: int, workers: int, threads: int = THREADS) -> None:
     """Serve `app` on `host`:`port` with `workers` processes until SIGTERM or Ctrl+C.
 
     On either, the listening sockets close, requests under way get `GRACE` seconds to finish,
-    and the process exits 0. The caller has checked that the port is free (`listen`).
+    and the process exits 0. The caller has checked that the port is free (`check_port`).
     """
-    global _served, _master
-    _served, _master = app, os.getpid()
     # What the app made stays where it is: the workers' collector never walks it, so they do not
     # copy its pages (copy-on-write) by touching them.
     gc.freeze()
@@ -111,4 +105,4 @@ def serve(app: Flask, host: str, port: int, workers: int, threads: int = THREADS
         websockets=False,
         workers_kill_timeout=GRACE,
         log_level=LogLevels.warning,
-    ).serve(target_loader=_load_in_worker)
+    ).serve(target_loader=partial(_load_in_worker, app, os.getpid()))
