@@ -36,11 +36,12 @@ class BytesLRU(Generic[Value]):
     def __init__(self, budget: int, size: Callable[[Value], int], most: int | None = None):
         self.budget, self.size, self.most = budget, size, most
         self.bytes = 0
-        self._entries: OrderedDict[Hashable, tuple[Value, int]] = OrderedDict()
+        self._entries: OrderedDict[_Key, tuple[Value, int]] = OrderedDict()
         self._lock = threading.Lock()  # the bookkeeping only: values are made outside it
 
     def get(self, key: Hashable, make: Callable[[], Value]) -> Value:
         """Return the value kept for `key`, or make it, keep it and forget the oldest beyond."""
+        key = _Key(key)
         with self._lock:
             if self._entries:
                 newest, (kept, counted) = next(reversed(self._entries.items()))
@@ -64,7 +65,7 @@ class BytesLRU(Generic[Value]):
 
     def __iter__(self):
         with self._lock:
-            return iter(list(self._entries))
+            return iter([key.key for key in self._entries])
 
     def values(self) -> list[Value]:
         with self._lock:
@@ -77,3 +78,19 @@ class BytesLRU(Generic[Value]):
         with self._lock:
             self._entries.clear()
             self.bytes = 0
+
+
+class _Key:
+    """A key whose hash is worked out once: a Whoosh query's hash walks its whole tree, and the
+    dictionary asks for it at every lookup."""
+
+    __slots__ = ("key", "hash")
+
+    def __init__(self, key: Hashable):
+        self.key, self.hash = key, hash(key)
+
+    def __hash__(self) -> int:
+        return self.hash
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Key) and self.hash == other.hash and self.key == other.key

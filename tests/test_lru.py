@@ -21,6 +21,32 @@ def test_the_budget_and_the_count_both_bound_it():
     assert list(cache) == ["e", "c", "f"] and cache.bytes == 95  # c was used last: d went
 
 
+class CountedKey:
+    """A key that counts how often its hash is asked for (a Whoosh query walks its tree)."""
+
+    asked = 0
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def __hash__(self) -> int:
+        CountedKey.asked += 1
+        return hash(self.name)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, CountedKey) and other.name == self.name
+
+
+def test_equal_keys_meet_and_each_lookup_hashes_its_key_once():
+    cache = BytesLRU(budget=100, size=len)
+    cache.get(CountedKey("防災"), lambda: "first")
+    CountedKey.asked = 0
+    assert cache.get(CountedKey("防災"), lambda: "again") == "first"  # another, equal object
+    cache.get(CountedKey("子育て"), lambda: "second")
+    assert CountedKey.asked == 2
+    assert [key.name for key in cache] == ["防災", "子育て"]
+
+
 def test_a_value_that_grows_is_counted_again_when_used():
     cache: BytesLRU[list] = BytesLRU(budget=10, size=len)
     grows = cache.get("grows", lambda: [1, 2])
