@@ -82,7 +82,8 @@ class BytesLRU(Generic[Value]):
 
 class _Key:
     """A key whose hash is worked out once: a Whoosh query's hash walks its whole tree, and the
-    dictionary asks for it at every lookup."""
+    dictionary asks for it at every lookup. The same object (a kept graded match's query) is
+    equal without walking it."""
 
     __slots__ = ("key", "hash")
 
@@ -93,4 +94,6 @@ class _Key:
         return self.hash
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, _Key) and self.hash == other.hash and self.key == other.key
+        return isinstance(other, _Key) and self.hash == other.hash and (
+            self.key is other.key or self.key == other.key
+        )
