@@ -233,7 +233,7 @@ def match_words(
                 held_docs = union_ids([held_docs, docnums], count)
             found.append((index, docnums, level))
         weight = idf(len(held_docs), count)
-        parts = _parts_held(matching, qword.parts, queries)
+        parts = _parts_held(matching, qword.parts, qword.part_forms, queries)
         if parts:
             # A part weighs what it tells: 交通 (rare) more than 公共 (common) of 公共交通.
             whole = max(weight, sum(part_weight for _, part_weight in parts))
@@ -277,12 +277,15 @@ def _may_hold_apart(matching: Matching, word: Word, held: np.ndarray) -> bool:
 
 
 def _parts_held(
-    matching: Matching, parts: Sequence[Word], queries: list[Query]
+    matching: Matching,
+    parts: Sequence[Word],
+    others: Sequence[Sequence[Word]],
+    queries: list[Query],
 ) -> list[tuple[np.ndarray, float]]:
-    """Return the items holding each part of a compound, with the part's weight."""
+    """Return the items holding each part of a compound or its other words, with its weight."""
     found = []
-    for part in parts:
-        queries.append(word_query(part))
+    for part, forms in zip(parts, others or [()] * len(parts), strict=True):
+        queries.append(Or([word_query(word) for word in (part, *forms)]))
         docnums = matching.doc_array(queries[-1])
         found.append((docnums, idf(len(docnums), matching.searcher.doc_count_all())))
     return found

@@ -260,6 +260,12 @@ class Ranking:
                 for w in understood.words
                 if w.expansions or w.related or w.near
             ]
+            pairs += [  # a compound's parts searched in other words too (ワクチン → 予防接種)
+                (part, forms)
+                for w in understood.words
+                for part, forms in zip(w.parts, w.part_forms, strict=True)
+                if forms
+            ]
         else:
             pairs = understood.expanded
         return tuple(Expansion(word.text, tuple(o.text for o in others)) for word, others in pairs)
@@ -315,7 +321,7 @@ def highlight_words(words: tuple[QueryWord, ...], loosely: bool) -> list[Word]:
     for qword in words:
         marked += [qword.word, *qword.inside, *qword.expansions, *qword.related, *qword.near]
         if loosely:
-            marked += [*qword.loose, *qword.parts]
+            marked += [*qword.loose, *qword.parts, *(w for f in qword.part_forms for w in f)]
     return marked
 
 

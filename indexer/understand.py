@@ -58,6 +58,7 @@ class QueryWord:
     near: tuple[Word, ...] = ()  # the corpus's curated near concepts (温室効果ガス → 脱炭素)
     loose: tuple[Word, ...] = ()  # its short units a particle apart
     parts: tuple[Word, ...] = ()  # a compound's content parts, one by one
+    part_forms: tuple[tuple[Word, ...], ...] = ()  # each part's near concepts (ワクチン → 予防接種)
 
     @property
     def text(self) -> str:
@@ -325,7 +326,10 @@ def understand(
                     :MAX_RELATED
                 ],
                 loose_forms(word),
-                compound_parts(word),
+                parts := compound_parts(word),
+                # Through the curated near concepts only: a common part's synonyms flood the
+                # partial matches (児童 of 児童虐待 would bring every item on 子ども).
+                tuple(expand(part, near)[:MAX_RELATED] for part in parts),
             )
             for word in kept
         ),

@@ -184,6 +184,19 @@ def test_other_words_for_the_same_thing(policy_index, typed, found):
     assert any(f"<mark>{f}" in hit.highlight for hit in full for f in found)
 
 
+def test_a_compounds_part_is_searched_through_its_near_concepts(policy_index):
+    # コロナワクチン holds ワクチン, and the curated list links ワクチン to 予防接種: the item
+    # 予防接種 (no コロナ, no ワクチン) is a partial match, named as an expansion and marked.
+    result = policy_index.search("コロナワクチンはまだ受けられる？", per_page=100)
+    assert result.hits[0].text.startswith("希望する人が受けられるコロナワクチン接種体制")
+    [hit] = [hit for hit in result.hits if hit.text == "予防接種"]
+    assert hit.matched == "partial" and "<mark>予防接種</mark>" in hit.highlight
+    assert ("ワクチン", ("予防接種",)) in [(e.word, e.with_) for e in result.expansions]
+    # Without expansions it is not found, and a common part brings no synonyms of its own.
+    assert "予防接種" not in texts(policy_index.search("コロナワクチン", expand=False, per_page=100))
+    assert policy_index.search("児童虐待").expansions == ()
+
+
 def test_kanji_keep_their_boundaries(policy_index):
     assert all("京都" in h.text.replace("東京都", "") for h in policy_index.search("京都").hits)
 
