@@ -284,7 +284,7 @@ def _parts_held(
 ) -> list[tuple[np.ndarray, float]]:
     """Return the items holding each part of a compound or its other words, with its weight."""
     found = []
-    for part, forms in zip(parts, others or [()] * len(parts), strict=True):
+    for part, forms in zip(parts, others, strict=True):
         queries.append(Or([word_query(word) for word in (part, *forms)]))
         docnums = matching.doc_array(queries[-1])
         found.append((docnums, idf(len(docnums), matching.searcher.doc_count_all())))

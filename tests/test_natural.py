@@ -192,7 +192,7 @@ def test_a_compounds_part_is_searched_through_its_near_concepts(policy_index):
     [hit] = [hit for hit in result.hits if hit.text == "予防接種"]
     assert hit.matched == "partial" and "<mark>予防接種</mark>" in hit.highlight
     assert ("ワクチン", ("予防接種",)) in [(e.word, e.with_) for e in result.expansions]
-    # Without expansions it is not found, and a common part brings no synonyms of its own.
+    # Without expansions it is not found.
     plain = policy_index.search("コロナワクチン", expand=False, per_page=100)
     assert "予防接種" not in texts(plain)
     # 児童 has synonyms (子ども) but no near concept: 児童福祉 is not widened through it.
