@@ -137,15 +137,18 @@ def content_spans(piece: str) -> list[tuple[int, int]]:
         if current is not None and current[2]:
             runs.append((current[0], current[1] - trailing_symbols))
 
-    for morpheme in sudachi_tokenizer().tokenize(normalized) if normalized.strip() else []:
+    morphemes = list(sudachi_tokenizer().tokenize(normalized)) if normalized.strip() else []
+    for at, morpheme in enumerate(morphemes):
         pos = morpheme.part_of_speech()
         start, end = starts[morpheme.begin()], ends[morpheme.end() - 1]
-        if pos[0] in CONTENT_POS:
+        if pos[0] == "接尾辞" and current is None:
+            pass  # a suffix after a verb (働きやすい) starts no word
+        elif pos[0] in CONTENT_POS or _nominal(morphemes, at):
             if current is None:
                 current = [start, end, False]
             else:
                 current[1] = end
-            current[2] = current[2] or pos[0] in PART_POS
+            current[2] = current[2] or pos[0] in PART_POS or pos[0] == "動詞"
             trailing_symbols = 0
         elif (
             pos[0] == "補助記号"
@@ -159,6 +162,21 @@ def content_spans(piece: str) -> list[tuple[int, int]]:
             current, trailing_symbols = None, 0
     close()
     return [(start, end) for start, end in runs if not _formal(piece[start:end])]
+
+
+def _nominal(morphemes: list, at: int) -> bool:
+    """Tell that a verb's continuative form stands as a noun: 高齢者の見守り, 見守りを, 見守り強化.
+
+    Before a particle that is not a conjunctive one (見守りについて, not 進めて), before a noun,
+    or last; not before an auxiliary (備えた), a suffix (働きやすい) or a comma (防ぎ、).
+    """
+    pos = morphemes[at].part_of_speech()
+    if pos[0] != "動詞" or pos[5] != "連用形-一般":
+        return False
+    if at + 1 == len(morphemes):
+        return True
+    following = morphemes[at + 1].part_of_speech()
+    return following[0] == "名詞" or (following[0] == "助詞" and following[1] != "接続助詞")
 
 
 def _only_particles(piece: str) -> bool:

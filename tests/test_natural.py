@@ -55,6 +55,17 @@ def test_a_sentence_is_split_into_its_content_words():
     assert content_runs("人材育成") == ["人材育成"]  # a compound stays one word
 
 
+def test_a_verbs_noun_form_is_a_word_and_a_suffix_starts_none():
+    assert content_runs("高齢者の見守りについて") == ["高齢者", "見守り"]
+    assert content_runs("見守り強化") == ["見守り強化"]
+    assert content_runs("ごみの持ち去り") == ["ごみ", "持ち去り"]
+    # A verb that acts stays out: before an auxiliary, a conjunctive particle or a comma.
+    assert content_runs("災害に備えた訓練") == ["災害", "訓練"]
+    assert content_runs("計画を進めて") == ["計画"]
+    assert content_runs("詐欺を防ぎ、安心") == ["詐欺", "安心"]
+    assert content_runs("働きやすい職場") == ["職場"]  # not やすい職場
+
+
 def test_operators_are_taken_literally_and_alone_are_nothing():
     assert has_operators("防災 OR 防犯") and has_operators('"人材育成"')
     assert has_operators("DX -推進")
@@ -118,6 +129,16 @@ def test_a_compound_finds_its_parts_a_particle_apart_below_the_compound(policy_i
     apart = [hit for hit in result.hits if "人材の育成" in hit.text and "人材育成" not in hit.text]
     assert apart and all(hit.matched == "partial" and hit.in_part == ["人材育成"] for hit in apart)
     assert "<mark>人材の育成</mark>" in apart[0].highlight
+
+
+def test_a_verbs_noun_form_finds_its_items(policy_index, seed_items):
+    result = policy_index.search("高齢者の見守りについて", per_page=100)
+    assert result.words == ("高齢者", "見守り")
+    assert any("見守り" in hit.text for hit in result.hits)
+    assert any("高齢者" in hit.text for hit in result.hits[:3])
+    workplace = policy_index.search("働きやすい職場", per_page=100)
+    assert workplace.words == ("職場",)  # やすい is no word: every 職場 item matches in full
+    assert workplace.total_all == sum("職場" in item.text for item in seed_items)
 
 
 def test_match_all_lists_only_the_full_matches_and_counts_agree(policy_index):
