@@ -141,6 +141,12 @@ def test_a_verbs_noun_form_finds_its_items(policy_index, seed_items):
     assert workplace.total_all == sum("職場" in item.text for item in seed_items)
 
 
+def test_a_generic_head_weighs_less_than_the_topic(policy_index):
+    # 備え is in one item only (備えた), 水害 in several: the query is about 水害.
+    result = policy_index.search("水害への備え", per_page=3)
+    assert all("水害" in hit.text for hit in result.hits), texts(result)
+
+
 def test_match_all_lists_only_the_full_matches_and_counts_agree(policy_index):
     every = policy_index.search("介護予防の取り組み", match="all", per_page=100)
     assert every.total == every.total_all == len(every.hits) == 1
