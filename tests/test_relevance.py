@@ -79,9 +79,9 @@ def test_highlights_fall_on_the_original_characters_for_every_kind(policy_index)
 NATURAL = Path(__file__).resolve().parent / "relevance" / "natural.toml"
 NATURAL_KINDS = {"sentence", "question", "sparse", "concept", "kana", "mixed", "name",
                  "katakana_part"}  # fmt: skip
-# Floors this engine reaches today (2026-12-01). The issues' targets are higher for some kinds
-# (nDCG@10 0.85 for sentence, question, sparse and overall): README says which are not met.
-NDCG_FLOORS = {"sentence": 0.70, "question": 0.75, "sparse": 0.85, "overall": 0.80}
+# The issues' targets (nDCG@10 0.85 for sentence, question, sparse and overall), except for
+# sentence, which is short of it (0.80 on 2026-12-03): its floor is what it reaches (README).
+NDCG_FLOORS = {"sentence": 0.78, "question": 0.85, "sparse": 0.85, "overall": 0.85}
 EVERY_KIND_FLOOR = 0.6
 
 
