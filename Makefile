@@ -21,10 +21,19 @@ $(SYNONYMS): package-lock.json
 	npm ci --no-audit --no-fund --silent
 	touch $@
 
-serve: $(VENV)/.installed $(SYNONYMS)
+# chiVe's word vectors, as the PyPI wheel ja-ginza ships them (indexer/vectors.py): downloaded
+# without its dependencies (spaCy is not needed), pinned with its hash, never committed; the
+# two files the search reads are turned into numpy arrays once.
+VECTORS := vendor/chive/vectors.npy
+$(VECTORS): requirements-vectors.txt $(VENV)/.installed
+	$(BIN)/pip download --quiet --no-deps --require-hashes -r requirements-vectors.txt -d vendor
+	$(BIN)/python -m indexer.vectors
+	touch $@
+
+serve: $(VENV)/.installed $(SYNONYMS) $(VECTORS)
 	$(BIN)/python -m webapp
 
-test: $(VENV)/.installed $(SYNONYMS) browser groonga
+test: $(VENV)/.installed $(SYNONYMS) $(VECTORS) browser groonga
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
@@ -46,5 +55,5 @@ groonga:
 # The performance benchmark of docs/performance.md: 1×, 10×, 100× and 1000× the seed, beside
 # Groonga (about half an hour on 2 cores; SIZES=1,10 for a quick look).
 SIZES ?= 1,10,100,1000
-performance: $(VENV)/.installed groonga
+performance: $(VENV)/.installed $(SYNONYMS) $(VECTORS) groonga
 	$(BIN)/python -m bench.performance --sizes $(SIZES)

@@ -30,6 +30,9 @@ from indexer.scoring import Matching
 from indexer.understand import QueryWord
 
 LITERAL, INSIDE, EXPANSION, RELATED, NEAR, LOOSE, PARTS = 1.0, 0.9, 0.8, 0.7, 0.65, 0.6, 0.4
+# The nearest words by vectors of a word in no item: a guess, never counted as holding it, but
+# a better one than a part of the word (認知症 → 介護, not 認知 of 認知度).
+GUESSED = 0.68
 HELD = EXPANSION  # the level from which a word counts as held
 NO_DOCS = np.empty(0, dtype=np.int64)
 ABSENT_PARTS = 0.75  # the parts of a compound that no item holds: still not the word itself
@@ -198,7 +201,7 @@ def _forms(qword: QueryWord) -> list[tuple[float, list[Word]]]:
     forms = [(LITERAL, [qword.word]), (INSIDE, list(qword.inside))]
     forms.append((EXPANSION, list(qword.expansions)))
     forms += [(RELATED, list(qword.related)), (NEAR, list(qword.near))]
-    return [*forms, (LOOSE, list(qword.loose))]
+    return [*forms, (GUESSED, list(qword.guessed)), (LOOSE, list(qword.loose))]
 
 
 def match_words(

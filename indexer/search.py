@@ -29,6 +29,7 @@ from indexer.schema import EXACT_FIELD, FACETS
 from indexer.scoring import Scored
 from indexer.snapshot import Snapshot, open_snapshot, read_link
 from indexer.understand import QueryWord, Understood
+from indexer.vectors import VECTORS_DIR, open_vectors
 
 MAX_PER_PAGE = 100
 
@@ -256,9 +257,9 @@ class Ranking:
             return ()
         if understood.graded:
             pairs = [
-                (w.word, (*w.expansions, *w.related, *w.near))
+                (w.word, (*w.expansions, *w.related, *w.near, *w.guessed))
                 for w in understood.words
-                if w.expansions or w.related or w.near
+                if w.expansions or w.related or w.near or w.guessed
             ]
             pairs += [  # a compound's parts searched in other words too (ワクチン → 予防接種)
                 (part, forms)
@@ -319,7 +320,8 @@ def highlight_words(words: tuple[QueryWord, ...], loosely: bool) -> list[Word]:
     """Return the forms to mark: as typed and synonyms, and for a partial hit the looser ones."""
     marked: list[Word] = []
     for qword in words:
-        marked += [qword.word, *qword.inside, *qword.expansions, *qword.related, *qword.near]
+        marked += [qword.word, *qword.inside, *qword.expansions, *qword.related, *qword.near,
+                   *qword.guessed]  # fmt: skip
         if loosely:
             marked += [*qword.loose, *qword.parts, *(w for f in qword.part_forms for w in f)]
     return marked
@@ -328,11 +330,15 @@ def highlight_words(words: tuple[QueryWord, ...], loosely: bool) -> list[Word]:
 class PolicyIndex:
     """An open policy index: search it, fetch items, list departments."""
 
-    def __init__(self, index_dir: Path | str, arrays: bool = True):
+    def __init__(
+        self, index_dir: Path | str, arrays: bool = True, vectors: Path | None = VECTORS_DIR
+    ):
+        """Open the index; `vectors` is where the word vectors are (None: no guesses)."""
         self.index_dir = Path(index_dir)
         self.arrays = arrays  # False: Whoosh's matchers, the plain path the arrays must equal
         self._lock = threading.Lock()
-        self._snapshot = open_snapshot(self.index_dir, arrays)
+        self.vectors, self.vectors_problem = open_vectors(vectors)
+        self._snapshot = open_snapshot(self.index_dir, arrays, self.vectors)
 
     def current(self) -> Snapshot:
         """Return the open snapshot, reopening it first if a rebuild swapped in a new index."""
@@ -352,7 +358,7 @@ class PolicyIndex:
         """Open the generation the index now points at, once, whichever request asks first."""
         with self._lock:
             if self._swapped(self._snapshot):
-                self._snapshot = open_snapshot(self.index_dir, self.arrays)
+                self._snapshot = open_snapshot(self.index_dir, self.arrays, self.vectors)
                 # A snapshot's caches refer to it (cycles), and each holds a copy of the index
                 # in memory: collect the replaced ones no request holds any more, rather than
                 # let them pile up until Python's own collection comes round.

@@ -34,6 +34,7 @@ from indexer.names import NameFinder
 from indexer.query import (
     ParsedQuery,
     Word,
+    analyse_word,
     dictionary_map,
     parse_query,
     synonym_map,
@@ -44,6 +45,7 @@ from indexer.scoring import InMemoryLengthsBM25F, Matching, WhooshMatching
 from indexer.storage import CopyingStorage, DiskWatch, file_states
 from indexer.synonyms import SYNONYMS_FILE
 from indexer.understand import QueryWord, Understood, understand
+from indexer.vectors import Neighbours, Vectors
 from indexer.vocabulary import snapshot_vocabulary
 
 PARSED_CACHE_SIZE = 1024
@@ -76,7 +78,9 @@ class Snapshot:
     link: str | None = None  # what the index link said when it was opened
     disk: DiskWatch | None = None  # the files it read, as they were then
     arrays: bool = True  # match and score over numpy arrays (False: Whoosh's matchers)
+    vectors: Vectors | None = None  # word vectors for the words no item holds (None: none)
     _lexicon: Lexicon | None = None
+    _neighbours: Neighbours | None = None
 
     def __post_init__(self) -> None:
         # Whoosh reads postings and stored fields through shared file objects (seek, then read):
@@ -108,6 +112,7 @@ class Snapshot:
                 self.names if names else None,
                 self.related if expand else None,
                 self.near if expand else None,
+                self.guess if expand and self.vectors is not None else None,
             )
         )
         # Which items hold which words: the next page and the facet links ask again.
@@ -151,6 +156,16 @@ class Snapshot:
         if self._lexicon is None:
             self._lexicon = build_lexicon(snapshot_vocabulary(self))
         return self._lexicon
+
+    def guess(self, word: Word, linked: tuple[Word, ...] = ()) -> tuple[Word, ...]:
+        """Return the index's words nearest to a word it holds neither as typed nor `linked`."""
+        if self._neighbours is None:
+            self._neighbours = Neighbours.of_terms(self.vectors, snapshot_vocabulary(self).terms)
+        neighbours = self._neighbours
+        if any(neighbours.holds(other.key) for other in linked):
+            return ()
+        found = (analyse_word(text) for text in neighbours.guess(word.key, word.text))
+        return tuple(w for w in found if w is not None)
 
 
 def analyse_query(
@@ -209,10 +224,11 @@ def _read_ids(reader) -> list[str]:
     return [reader.stored_fields(d)["id"] for d in range(reader.doc_count_all())]
 
 
-def open_snapshot(index_dir: Path, arrays: bool = True) -> Snapshot:
+def open_snapshot(index_dir: Path, arrays: bool = True, vectors: Vectors | None = None) -> Snapshot:
     """Open the index at `index_dir` (a directory or a link to one) and read its columns.
 
-    `arrays` false matches and scores through Whoosh's own matchers (the plain path).
+    `arrays` false matches and scores through Whoosh's own matchers (the plain path);
+    `vectors` guess the words no item holds (indexer.vectors).
     """
     link = read_link(index_dir)
     target = os.path.realpath(index_dir)
@@ -246,5 +262,5 @@ def open_snapshot(index_dir: Path, arrays: bool = True) -> Snapshot:
     synonyms, related, near = _read_synonyms(target)
     return Snapshot(
         target, searcher, columns, values, by_id, synonyms, related, near, in_order, totals, link,
-        disk=DiskWatch(target, read), arrays=arrays,
+        disk=DiskWatch(target, read), arrays=arrays, vectors=vectors,
     )  # fmt: skip

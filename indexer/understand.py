@@ -56,6 +56,7 @@ class QueryWord:
     expansions: tuple[Word, ...] = ()  # synonyms: the same thing in other words
     related: tuple[Word, ...] = ()  # Sudachi's synonym dictionary: near words (年寄り → 高齢者)
     near: tuple[Word, ...] = ()  # the corpus's curated near concepts (温室効果ガス → 脱炭素)
+    guessed: tuple[Word, ...] = ()  # for a word in no item: the nearest by vectors (空き家 → 住宅)
     loose: tuple[Word, ...] = ()  # its short units a particle apart
     parts: tuple[Word, ...] = ()  # a compound's content parts, one by one
     part_forms: tuple[tuple[Word, ...], ...] = ()  # each part's near concepts (ワクチン → 予防接種)
@@ -284,6 +285,7 @@ def understand(
     names: NameFinder | None = None,
     related: dict[str, list[Word]] | None = None,
     near: dict[str, list[Word]] | None = None,
+    guess: Callable[[Word, tuple[Word, ...]], tuple[Word, ...]] | None = None,
 ) -> Understood:
     """Understand a query: literally when it uses operators, else as graded content words.
 
@@ -291,6 +293,8 @@ def understand(
     :param names: recognises the departments, rows and columns named in the query
     :param related: Sudachi's synonym dictionary, trigger → words (at most MAX_RELATED used)
     :param near: the corpus's curated near concepts, word → words
+    :param guess: the corpus words nearest to a word that no item holds, nor any of the
+        other words linked to it (indexer.vectors)
 
     >>> understood = understand("介護予防の取り組み")
     >>> [w.text for w in understood.words], understood.graded
@@ -332,29 +336,50 @@ def understand(
     kept, dropped = words[:MAX_WORDS], tuple(w.text for w in words[MAX_WORDS:])
     return Understood(
         cleaned,
-        tuple(
-            QueryWord(
-                word,
-                inside_forms(word, lexicon),
-                expand(word, synonyms)[:MAX_SYNONYMS],
-                tuple(w for w in expand(word, related) if w not in expand(word, synonyms))[
-                    :MAX_RELATED
-                ],
-                tuple(w for w in expand(word, near) if w not in expand(word, related))[
-                    :MAX_RELATED
-                ],
-                loose_forms(word),
-                parts := compound_parts(word),
-                # Through the curated near concepts only: a common part's synonyms flood the
-                # partial matches (児童 of 児童虐待 would bring every item on 子ども).
-                tuple(expand(part, near)[:MAX_RELATED] for part in parts),
-            )
-            for word in kept
-        ),
+        tuple(query_word(word, synonyms, lexicon, related, near, guess, kept) for word in kept),
         dropped=dropped,
         phrases=tuple(phrases[:MAX_WORDS]),
         named=tuple(dict.fromkeys(named)),
         respelled=tuple(respelled),
+    )
+
+
+def query_word(
+    word: Word,
+    synonyms: dict[str, list[Word]] | None,
+    lexicon: Callable[[], Lexicon] | None,
+    related: dict[str, list[Word]] | None,
+    near: dict[str, list[Word]] | None,
+    guess: Callable[[Word, tuple[Word, ...]], tuple[Word, ...]] | None,
+    query: list[Word] = (),
+) -> QueryWord:
+    """Return a content word with every other form that finds it, strongest first.
+
+    A guess that holds another word of the `query` is left out: 漏えい's nearest word
+    個人情報 would count 個人情報 twice in 個人情報の漏えい.
+    """
+    inside = inside_forms(word, lexicon)
+    same = expand(word, synonyms)[:MAX_SYNONYMS]
+    dictionary = tuple(w for w in expand(word, related) if w not in same)[:MAX_RELATED]
+    curated = tuple(w for w in expand(word, near) if w not in expand(word, related))
+    parts = compound_parts(word)
+    linked = (*inside, *same, *dictionary, *curated)
+    return QueryWord(
+        word,
+        inside,
+        same,
+        dictionary,
+        curated[:MAX_RELATED],
+        guessed=tuple(
+            g
+            for g in (guess(word, linked) if guess else ())
+            if not any(other.text in g.text or other.key in g.key for other in query)
+        ),
+        loose=loose_forms(word),
+        parts=parts,
+        # Through the curated near concepts only: a common part's synonyms flood the partial
+        # matches (児童 of 児童虐待 would bring every item on 子ども).
+        part_forms=tuple(expand(part, near)[:MAX_RELATED] for part in parts),
     )
 
 

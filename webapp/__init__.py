@@ -14,6 +14,7 @@ from indexer.build import build_index
 from indexer.corpus import CorpusError, read_manifest
 from indexer.search import PolicyIndex
 from indexer.snapshot import IndexUnavailable
+from indexer.vectors import VECTORS_DIR
 from webapp.cache import RESULT_CACHE_SIZE, CachedIndex
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -69,6 +70,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         MAX_CONTENT_LENGTH=16 * 1024,  # every route is a GET: no request needs a body
         PROVIDE_AUTOMATIC_OPTIONS=False,  # so that every method but GET (and HEAD) is a 405
         RESULT_CACHE_SIZE=RESULT_CACHE_SIZE,  # searches kept per process; 0: none (webapp/cache.py)
+        VECTORS_DIR=str(VECTORS_DIR),  # word vectors for words no item holds; "": none
     )
     app.config.from_prefixed_env("POLICY")
     if test_config is not None:
@@ -92,8 +94,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 def open_index(app: Flask) -> PolicyIndex:
     """Open the index once, building it from the corpus first if there is none."""
     index_dir = Path(app.config["INDEX_DIR"])
+    vectors = Path(app.config["VECTORS_DIR"]) if app.config["VECTORS_DIR"] else None
     try:
-        index = PolicyIndex(index_dir)
+        index = PolicyIndex(index_dir, vectors=vectors)
     except IndexUnavailable as error:
         problem = str(error)
         if index_dir.is_symlink() and not index_dir.exists():
@@ -103,7 +106,7 @@ def open_index(app: Flask) -> PolicyIndex:
         app.logger.info(
             "built the index at %s: %d items in %.1f s", index_dir, summary.items, summary.seconds
         )
-        index = PolicyIndex(index_dir)
+        index = PolicyIndex(index_dir, vectors=vectors)
     # One search loads the Sudachi dictionary now rather than on the first request.
     index.search("検索", per_page=1)
     return index

@@ -174,8 +174,9 @@ def item(item_id: str) -> Response:
 
 @bp.get("/healthz")
 def healthz() -> Response:
-    """Tell that the app is up and how many items its index holds."""
-    return jsonify(status="ok", items=get_index().doc_count)
+    """Tell that the app is up, how many items its index holds, and whether it has vectors."""
+    index = get_index()
+    return jsonify(status="ok", items=index.doc_count, word_vectors=index.vectors_problem or "ok")
 
 
 @bp.get("/api/openapi.json")

@@ -175,6 +175,10 @@ def schemas(values: Mapping[str, Sequence[str]]) -> dict:
             {
                 "status": {"type": "string", "const": "ok"},
                 "items": {"type": "integer", "minimum": 0},
+                "word_vectors": {
+                    "type": "string",
+                    "description": "`ok`, or why words no item holds are not guessed",
+                },
             }
         ),
         "ExportHit": closed(
@@ -374,7 +378,9 @@ def document(values: Mapping[str, Sequence[str]]) -> dict:
                 "Whether the app is up, and how many items it holds",
                 [],
                 {
-                    "200": json_answer("up", "Health", {"status": "ok", "items": 475}),
+                    "200": json_answer(
+                        "up", "Health", {"status": "ok", "items": 475, "word_vectors": "ok"}
+                    ),
                     "503": ERROR_503,
                 },
             ),
