@@ -111,7 +111,7 @@ def synonym_map(groups: list[list[str]]) -> dict[str, list[Word]]:
     mapping: dict[str, list[Word]] = {}
     for group in groups:
         words = [w for w in (analyse_word(clean_query(term)) for term in group) if w]
-        for word in words:
+        for word in filter(lambda w: w.key, words):
             others = mapping.setdefault(word.key, [])
             others += [o for o in words if o.key != word.key and o not in others]
     return mapping
@@ -129,7 +129,7 @@ def dictionary_map(groups: list[dict]) -> dict[str, list[Word]]:
         words = [targets.setdefault(t, analyse_word(clean_query(t))) for t in group["words"]]
         for trigger in group["triggers"]:
             key = analysed.key if (analysed := targets.get(trigger)) else _key(trigger)
-            if key is None:
+            if not key:  # nothing to look it up by (a word of kana read only as a whole)
                 continue
             others = mapping.setdefault(key, [])
             others += [w for w in words if w and w.key != key and w not in others]

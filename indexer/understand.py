@@ -274,7 +274,13 @@ def inside_forms(word: Word, lexicon: Callable[[], Lexicon] | None) -> tuple[Wor
 
 
 def expand(word: Word, synonyms: dict[str, list[Word]] | None) -> tuple[Word, ...]:
-    """Return the synonym list's other words for `word`."""
+    """Return the synonym list's other words for `word` (none for a word with no key).
+
+    >>> expand(Word((), reading="ヒナンジョ", text="ひなんじょ"), {"": [Word(("もり",))]})
+    ()
+    """
+    if not word.key:
+        return ()
     return tuple((synonyms or {}).get(word.key, ()))
 
 

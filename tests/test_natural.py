@@ -147,6 +147,13 @@ def test_a_generic_head_weighs_less_than_the_topic(policy_index):
     assert all("水害" in hit.text for hit in result.hits), texts(result)
 
 
+def test_kana_read_only_as_a_whole_gets_no_stray_synonyms(policy_index):
+    # ひなんじょ has no units of its own, only a reading: it once looked up the empty key.
+    snapshot = policy_index.current()
+    assert "" not in snapshot.related and "" not in snapshot.synonyms
+    assert not policy_index.search("ひなんじょ").expansions
+
+
 def test_match_all_lists_only_the_full_matches_and_counts_agree(policy_index):
     every = policy_index.search("介護予防の取り組み", match="all", per_page=100)
     assert every.total == every.total_all == len(every.hits) == 1
