@@ -243,7 +243,8 @@ def match_words(
             # A compound no item holds is best found through its parts (投票率 → 投票).
             scale = ABSENT_PARTS if not len(held_docs) else PARTS
             parts_found.append((index, parts, whole, scale))
-        weights.append(weight * (GENERIC_WEIGHT if is_generic(qword.word.key) else 1.0))
+        generic = is_generic(qword.word.key) or qword.predicate
+        weights.append(weight * (GENERIC_WEIGHT if generic else 1.0))
     every = [docnums for _, docnums, _ in found]
     every += [docnums for _, parts, _, _ in parts_found for docnums, _ in parts]
     docs = union_ids(every, count)

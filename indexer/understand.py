@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from indexer.analysis import DROPPED_POS, GAP, exact_units, normalize, sudachi_units
 from indexer.dictionary import sudachi_tokenizer
@@ -60,6 +60,7 @@ class QueryWord:
     loose: tuple[Word, ...] = ()  # its short units a particle apart
     parts: tuple[Word, ...] = ()  # a compound's content parts, one by one
     part_forms: tuple[tuple[Word, ...], ...] = ()  # each part's near concepts (ワクチン → 予防接種)
+    predicate: bool = False  # a noun used as the query's verb (防止する): says little of its topic
 
     @property
     def text(self) -> str:
@@ -211,6 +212,19 @@ def piece_words(piece: str) -> tuple[list[Word], str | None]:
     return words, span
 
 
+SURU = re.compile(r"(?:する|します|して|した|しな|しよう|させ|され|すれ|せず|できる|でき)")
+
+
+def predicates(piece: str) -> set[str]:
+    """Return the content runs of a piece that stand as its verb, a noun before する.
+
+    >>> sorted(predicates("児童虐待を防止するために")), predicates("防災の取り組み")
+    (['防止'], set())
+    """
+    spans = content_spans(piece)
+    return {piece[s:e] for s, e in spans if SURU.match(piece, e) and len(spans) > 1}
+
+
 def loose_forms(word: Word) -> tuple[Word, ...]:
     """Return the word's short units with a particle between them.
 
@@ -318,6 +332,7 @@ def understand(
     phrases: list[tuple[str, ...]] = []
     named: list[Name] = []
     respelled: list[tuple[str, str]] = []
+    verbs: set[str] = set()
     pieces = [m.group(2) or m.group(1) or "" for m in PIECE.finditer(cleaned)]
     pieces = [p for p in pieces if p.strip() and p not in OPERATOR_WORDS]
     for piece in pieces:
@@ -332,6 +347,7 @@ def understand(
                 respelled.append((piece, spelled))
                 piece = spelled
         found, span = piece_words(piece)
+        verbs.update(predicates(piece))
         for word in found:
             if names and (name := names.run(word.text)):
                 named.append(name)
@@ -342,7 +358,11 @@ def understand(
     kept, dropped = words[:MAX_WORDS], tuple(w.text for w in words[MAX_WORDS:])
     return Understood(
         cleaned,
-        tuple(query_word(word, synonyms, lexicon, related, near, guess, kept) for word in kept),
+        tuple(
+            replace(query_word(word, synonyms, lexicon, related, near, guess, kept),
+                    predicate=word.text in verbs)
+            for word in kept
+        ),  # fmt: skip
         dropped=dropped,
         phrases=tuple(phrases[:MAX_WORDS]),
         named=tuple(dict.fromkeys(named)),

@@ -147,6 +147,14 @@ def test_a_generic_head_weighs_less_than_the_topic(policy_index):
     assert all("水害" in hit.text for hit in result.hits), texts(result)
 
 
+def test_a_noun_used_as_the_verb_weighs_less_than_its_object(policy_index):
+    words = policy_index.current().understood("児童虐待を防止するために").words
+    assert [(w.text, w.predicate) for w in words] == [("児童虐待", False), ("防止", True)]
+    assert not policy_index.current().understood("防止").words[0].predicate  # alone: the topic
+    result = policy_index.search("児童虐待を防止するために", per_page=3)
+    assert all("児童" in hit.text for hit in result.hits), texts(result)  # not 事務ミス防止
+
+
 def test_kana_read_only_as_a_whole_gets_no_stray_synonyms(policy_index):
     # ひなんじょ has no units of its own, only a reading: it once looked up the empty key.
     snapshot = policy_index.current()
