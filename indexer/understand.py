@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from indexer.analysis import DROPPED_POS, GAP, exact_units, normalize, sudachi_units
 from indexer.dictionary import sudachi_tokenizer
@@ -190,16 +190,22 @@ def _formal(run: str) -> bool:
     return all(u.text in FORMAL_NOUNS for u in units)
 
 
-def piece_words(piece: str) -> tuple[list[Word], str | None]:
-    """Return the content words of one space-separated piece, and the span they stand in.
+SURU = re.compile(r"(?:する|します|して|した|しな|しよう|させ|され|すれ|せず|できる|でき)")
+
+
+def piece_words(piece: str) -> tuple[list[Word], str | None, set[str]]:
+    """Return the content words of one space-separated piece, the span they stand in, and
+    those that stand as its verb (a noun before する, beside another word).
 
     A piece in hiragana alone is one word (Sudachi's split of bare kana is a guess); a piece
     with no content run (a verb: 防ぐ) is one word as typed. The span, from the first word to
     the last, is given when there are several: the items holding it as typed rank first.
 
-    >>> words, span = piece_words("学校の働き方改革について")
-    >>> [w.text for w in words], span
-    (['学校', '働き方改革'], '学校の働き方改革')
+    >>> words, span, verbs = piece_words("学校の働き方改革について")
+    >>> [w.text for w in words], span, verbs
+    (['学校', '働き方改革'], '学校の働き方改革', set())
+    >>> piece_words("児童虐待を防止するために")[2], piece_words("防止する")[2]
+    ({'防止'}, set())
     """
     if HIRAGANA.match(piece):
         spans = [] if _only_particles(piece) else [(0, len(piece))]
@@ -209,20 +215,8 @@ def piece_words(piece: str) -> tuple[list[Word], str | None]:
             spans = [(0, len(piece))]
     words = [word for word in (analyse_word(piece[s:e]) for s, e in spans) if word is not None]
     span = piece[spans[0][0] : spans[-1][1]] if len(words) > 1 else None
-    return words, span
-
-
-SURU = re.compile(r"(?:する|します|して|した|しな|しよう|させ|され|すれ|せず|できる|でき)")
-
-
-def predicates(piece: str) -> set[str]:
-    """Return the content runs of a piece that stand as its verb, a noun before する.
-
-    >>> sorted(predicates("児童虐待を防止するために")), predicates("防災の取り組み")
-    (['防止'], set())
-    """
-    spans = content_spans(piece)
-    return {piece[s:e] for s, e in spans if SURU.match(piece, e) and len(spans) > 1}
+    verbs = {piece[s:e] for s, e in spans if SURU.match(piece, e)} if len(spans) > 1 else set()
+    return words, span, verbs
 
 
 def loose_forms(word: Word) -> tuple[Word, ...]:
@@ -346,8 +340,8 @@ def understand(
             if spelled != piece:
                 respelled.append((piece, spelled))
                 piece = spelled
-        found, span = piece_words(piece)
-        verbs.update(predicates(piece))
+        found, span, piece_verbs = piece_words(piece)
+        verbs.update(piece_verbs)
         for word in found:
             if names and (name := names.run(word.text)):
                 named.append(name)
@@ -359,10 +353,9 @@ def understand(
     return Understood(
         cleaned,
         tuple(
-            replace(query_word(word, synonyms, lexicon, related, near, guess, kept),
-                    predicate=word.text in verbs)
+            query_word(word, synonyms, lexicon, related, near, guess, kept, word.text in verbs)
             for word in kept
-        ),  # fmt: skip
+        ),
         dropped=dropped,
         phrases=tuple(phrases[:MAX_WORDS]),
         named=tuple(dict.fromkeys(named)),
@@ -378,6 +371,7 @@ def query_word(
     near: dict[str, list[Word]] | None,
     guess: Callable[[Word, tuple[Word, ...]], tuple[Word, ...]] | None,
     query: list[Word] = (),
+    predicate: bool = False,
 ) -> QueryWord:
     """Return a content word with every other form that finds it, strongest first.
 
@@ -406,6 +400,7 @@ def query_word(
         # Through the curated near concepts only: a common part's synonyms flood the partial
         # matches (児童 of 児童虐待 would bring every item on 子ども).
         part_forms=tuple(expand(part, near)[:MAX_RELATED] for part in parts),
+        predicate=predicate,
     )
 
 
