@@ -12,6 +12,7 @@ import re
 import unicodedata
 from collections.abc import Iterator
 from functools import lru_cache
+from itertools import pairwise
 from typing import NamedTuple
 
 from sudachipy import SplitMode
@@ -31,6 +32,7 @@ GAP = "_"  # never a term otherwise: "_" itself is a symbol
 CHUNK = 4000
 CACHED_TEXTS = 64  # the last texts analysed, with at most this many characters, are kept
 CACHED_TEXT_CHARS = 1000
+MAX_JOINED = 4  # the longest word that two short units side by side may make (係長, 駅前)
 
 # A space between Latin letters where one side is a lone letter: "P D C A", "SDG s", "D X".
 SPREAD_SPACE = re.compile(
@@ -85,6 +87,7 @@ class Unit(NamedTuple):
     oov: bool  # not in the dictionary
     local: bool  # from the project's user dictionary
 
+
 def sudachi_units(text: str) -> Iterator[Unit]:
     """Yield the units of `text` at three granularities (see `_analyse`).
 
@@ -107,7 +110,7 @@ def forget_analyses() -> None:
 
 
 def _analyse(text: str) -> Iterator[Unit]:
-    """Yield the units of `text` at three granularities.
+    """Yield the units of `text` at three granularities, and the words split in context.
 
     Each long unit (Sudachi's mode C) sits at the position of its first short unit (mode A), the
     short units follow at consecutive positions, and the middle units (mode B) sit where they
@@ -117,10 +120,33 @@ def _analyse(text: str) -> Iterator[Unit]:
     ... # doctest: +NORMALIZE_WHITESPACE
     [('選挙管理委員会', 0, False), ('選挙', 0, True), ('管理', 1, True), ('委員会', 2, False),
      ('委員', 2, True), ('会', 3, True)]
+
+    Sudachi splits some words in context that it keeps whole when typed alone: 係長 of 係長級
+    is 係|長, 駅前 of 南口駅前 is 駅|前. Two short units side by side that make one word as
+    typed also yield that word (`_Joined`), at the first one's position, as a long unit.
+
+    >>> [(u.text, u.position, u.fine) for u in _analyse("係長級")]
+    [('係', 0, True), ('係長', 0, False), ('長', 1, True), ('級', 2, True)]
     """
     normalized, starts, ends = normalize(text)
     position = 0
+
+    def unit_of(unit, at: int, fine: bool, offset: int) -> Unit:
+        start, end = offset + unit.begin(), offset + unit.end()
+        return Unit(
+            unit.normalized_form(),
+            unit.part_of_speech()[0],
+            at,
+            starts[start],
+            ends[end - 1],
+            fine,
+            unit.reading_form(),
+            unit.is_oov(),
+            unit.dictionary_id() > 0,
+        )
+
     for offset, chunk in _chunks(normalized):
+        previous = None  # the position and the last short unit of the morpheme before
         for morpheme in sudachi_tokenizer().tokenize(chunk):
             shorts = list(morpheme.split(SplitMode.A)) or [morpheme]
             middles = list(morpheme.split(SplitMode.B)) or [morpheme]
@@ -135,20 +161,71 @@ def _analyse(text: str) -> Iterator[Unit]:
             ]
             if len(shorts) > 1:
                 units += [(position + i, 2, short, True) for i, short in enumerate(shorts)]
+            taken = spans | {(m.begin(), m.end()) for m in middles}
+            pairs = [(*previous, shorts[0])] if previous else []
+            pairs += [(position + i, a, b) for i, (a, b) in enumerate(pairwise(shorts))]
+            for at, first, second in pairs:
+                joined = _Joined.of(first, second)
+                if joined is None or (joined.begin(), joined.end()) in taken:
+                    continue
+                if at < position:  # across two long units: before the second one's units
+                    yield unit_of(joined, at, False, offset)
+                else:
+                    units.append((at, 1, joined, False))
             for unit_position, _, unit, fine in sorted(units, key=lambda u: u[:2]):
-                start, end = offset + unit.begin(), offset + unit.end()
-                yield Unit(
-                    unit.normalized_form(),
-                    unit.part_of_speech()[0],
-                    unit_position,
-                    starts[start],
-                    ends[end - 1],
-                    fine,
-                    unit.reading_form(),
-                    unit.is_oov(),
-                    unit.dictionary_id() > 0,
-                )
+                yield unit_of(unit, unit_position, fine, offset)
+            previous = (position + len(shorts) - 1, shorts[-1])
             position += len(shorts)
+
+
+class _Joined(NamedTuple):
+    """Two short units side by side that Sudachi reads as one word when they stand alone."""
+
+    word: object  # Sudachi's morpheme of the two units' text analysed alone
+    start: int
+    stop: int
+
+    @classmethod
+    def of(cls, first, second) -> _Joined | None:
+        if first.end() != second.begin():
+            return None
+        if first.part_of_speech()[0] in DROPPED_POS or second.part_of_speech()[0] in DROPPED_POS:
+            return None
+        word = _one_word(first.surface() + second.surface())
+        return cls(word, first.begin(), second.end()) if word else None
+
+    def begin(self) -> int:
+        return self.start
+
+    def end(self) -> int:
+        return self.stop
+
+    def normalized_form(self) -> str:
+        return self.word.normalized_form()
+
+    def part_of_speech(self) -> tuple[str, ...]:
+        return self.word.part_of_speech()
+
+    def reading_form(self) -> str:
+        return self.word.reading_form()
+
+    def is_oov(self) -> bool:
+        return False
+
+    def dictionary_id(self) -> int:
+        return self.word.dictionary_id()
+
+
+@lru_cache(maxsize=65536)
+def _one_word(surface: str):
+    """Return Sudachi's noun for `surface` typed alone if it is one short unit, else None."""
+    if len(surface) > MAX_JOINED:
+        return None
+    morphemes = sudachi_tokenizer().tokenize(surface, SplitMode.A)
+    if len(morphemes) != 1:
+        return None
+    word = morphemes[0]
+    return word if not word.is_oov() and word.part_of_speech()[0] == "名詞" else None
 
 
 def exact_units(text: str) -> tuple[str, ...]:

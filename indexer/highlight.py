@@ -66,6 +66,9 @@ def match_spans(text: str, words: Iterable[Word]) -> list[tuple[int, int]]:
     >>> text = "選挙管理委員会と審議会"
     >>> [text[s:e] for s, e in match_spans(text, [Word(("委員", "会"), frozenset())])]
     ['委員会']
+    >>> text = "上板橋駅南口駅前地区"
+    >>> [text[s:e] for s, e in match_spans(text, [Word(("駅前",), frozenset())])]
+    ['駅前']
     """
     words = list(words)
     if not words:
@@ -77,7 +80,10 @@ def match_spans(text: str, words: Iterable[Word]) -> list[tuple[int, int]]:
             spans += exact_spans(text, word.exact)
             continue
         spans += _runs(analysed.fine, word.fine)
-        spans += [(start, end) for term, start, end in analysed.coarse if term in word.coarse]
+        # A one-unit word matches a long unit of the same text too (駅前 of 南口駅|前).
+        spans += [
+            (s, e) for term, s, e in analysed.coarse if term in word.coarse or (term,) == word.fine
+        ]
         if word.reading:
             spans += [(s, e) for reading, s, e in analysed.readings if reading == word.reading]
     return _merge(spans)

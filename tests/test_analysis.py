@@ -81,6 +81,14 @@ def test_long_units_hold_their_parts_at_consecutive_positions():
     assert ("委員会", 2, "委員会") in tokens("選挙管理委員会")
 
 
+def test_a_word_split_in_context_is_a_long_unit_over_its_pieces():
+    # Sudachi reads 係長級 as 係|長|級 and 南口駅前 as 南口駅|前; typed alone, 係長 and 駅前
+    # are one unit each: the pieces side by side yield the word too, where they stand.
+    assert tokens("係長級")[:3] == [("係", 0, "係"), ("係長", 0, "係長"), ("長", 1, "長")]
+    assert ("駅前", 3, "駅前") in tokens("上板橋駅南口駅前地区")
+    assert [t for t, _, _ in tokens("個人情報の保護")] == ["個人情報", "個人", "情報", GAP, "保護"]
+
+
 def test_filter_keeps_the_place_of_particles_but_not_of_symbols():
     stream = (SudachiTokenizer() | PartOfSpeechFilter())("情報の保護・活用", positions=True)
     assert [(t.text, t.pos) for t in stream] == [("情報", 0), (GAP, 1), ("保護", 2), ("活用", 3)]

@@ -20,10 +20,19 @@ def test_ranked_hits_with_scores_in_descending_order(policy_index):
 
 
 def test_every_item_containing_a_literal_word_is_found(policy_index, seed_items):
-    for word in ("防災", "公共施設", "窓口", "絵本のまち", "ワークライフバランス"):
+    # 係長, 駅前 and 重点 are split in some items' context (係|長級, 南口駅|前, 2025重|点).
+    words = ("防災", "公共施設", "窓口", "絵本のまち", "ワークライフバランス", "係長", "駅前", "重点")
+    for word in words:
         expected = {item.id for item in seed_items if word in item.text}
         found = {hit.id for hit in policy_index.search(word, per_page=100).hits}
         assert expected <= found, word
+
+
+def test_a_word_split_in_context_is_found_and_highlighted(policy_index):
+    hits = {h.id: h for h in policy_index.search("係長", per_page=100).hits}
+    assert "<mark>係長</mark>級職員" in hits["r5-keiei-14-jinzai-hoshin-02"].highlight
+    hit = policy_index.search("駅前の再開発").hits[0]
+    assert "上板橋駅南口<mark>駅前</mark>地区" in hit.highlight
 
 
 def test_full_and_half_width_meet(policy_index):
