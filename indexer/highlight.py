@@ -132,11 +132,25 @@ def highlight(text: str, words: Iterable[Word]) -> str:
     >>> highlight("<b>防災</b>訓練", [Word(("防災",), frozenset())])
     '&lt;b&gt;<mark>防災</mark>&lt;/b&gt;訓練'
     """
-    return _highlight(text, tuple(words))
+    return _highlight(text, words if isinstance(words, Marks) else Marks(words))
+
+
+class Marks(tuple):
+    """Words to mark, as a tuple that works out its hash once.
+
+    The highlights are remembered by (text, words): a query's words, hashed for each of its
+    hits, cost more than marking a remembered text. A search makes its Marks once.
+    """
+
+    def __hash__(self) -> int:
+        found = self.__dict__.get("hash")
+        if found is None:
+            found = self.__dict__["hash"] = tuple.__hash__(self)
+        return found
 
 
 @lru_cache(maxsize=ANALYSIS_CACHE_SIZE)
-def _highlight(text: str, words: tuple[Word, ...]) -> str:
+def _highlight(text: str, words: Marks) -> str:
     """Highlight, remembering the last few thousand (text, query words) pairs."""
     parts, last = [], 0
     for start, end in match_spans(text, words):

@@ -15,6 +15,7 @@ from collections.abc import Callable, Hashable
 from typing import Generic, TypeVar
 
 Value = TypeVar("Value")
+HASH_ATTRIBUTE = "_lru_hash"  # where a key with attributes keeps its hash, once worked out
 
 
 class BytesLRU(Generic[Value]):
@@ -83,12 +84,19 @@ class BytesLRU(Generic[Value]):
 class _Key:
     """A key whose hash is worked out once: a Whoosh query's hash walks its whole tree, and the
     dictionary asks for it at every lookup. The same object (a kept graded match's query) is
-    equal without walking it."""
+    equal without walking it, and keeps its hash for the next lookup."""
 
     __slots__ = ("key", "hash")
 
     def __init__(self, key: Hashable):
-        self.key, self.hash = key, hash(key)
+        self.key = key
+        kept = getattr(key, "__dict__", None)  # a Whoosh query has one; a tuple or str has not
+        if kept is None:
+            self.hash = hash(key)
+        elif (found := kept.get(HASH_ATTRIBUTE)) is not None:
+            self.hash = found
+        else:
+            self.hash = kept[HASH_ATTRIBUTE] = hash(key)
 
     def __hash__(self) -> int:
         return self.hash

@@ -22,7 +22,7 @@ from whoosh.query import And, AndNot, Or, Phrase, Query, Require, Term
 
 from indexer.feedback import MIN_SEED_COVERAGE, SEEDS
 from indexer.graded import Graded, best_buckets, ranked
-from indexer.highlight import exact_spans, highlight
+from indexer.highlight import Marks, exact_spans, highlight
 from indexer.names import Name
 from indexer.query import Word, clean_query
 from indexer.schema import EXACT_FIELD, FACETS
@@ -81,7 +81,7 @@ _item_fields = itemgetter(*ITEM_FIELDS)  # in the order of Hit's first fields
 def make_hit(
     stored: dict,
     score: float | None,
-    words: list[Word],
+    words: Marks,
     missing: list[str] | None = None,
     in_part: list[str] | None = None,
 ) -> Hit:
@@ -276,26 +276,29 @@ class Ranking:
         graded = self.graded
         if graded is None and self.scored is not None:
             scores = self.scored.at(np.asarray(shown, dtype=np.int64))[0].tolist()
+            marks = Marks(self.literal_words)
             return [
-                make_hit(snapshot.stored(d), score, self.literal_words)
+                make_hit(snapshot.stored(d), score, marks)
                 for d, score in zip(shown, scores, strict=True)
             ]
         if graded is None:
-            scores = self.scores
+            scores, marks = self.scores, Marks(self.literal_words)
             return [
                 make_hit(snapshot.stored(d), None if scores is None else scores.get(d, 0.0),
-                         self.literal_words)
+                         marks)
                 for d in shown
             ]  # fmt: skip
         docnums = np.asarray(shown, dtype=np.int64)
         scores = self.scored.at(docnums)[0].tolist()
         rows = graded.levels[graded.rows(docnums)].tolist()
         hits = []
+        full = Marks(highlight_words(graded.words, loosely=False))
+        partial = Marks(highlight_words(graded.words, loosely=True))
+        # An item holding only the topic: mark the topic words it shares with the best.
+        topic = Marks(Word((term,), frozenset({term}), text=term) for term in graded.topic_terms)
         for docnum, score, levels in zip(shown, scores, rows, strict=True):
             missing = graded.missing(levels)
-            words = highlight_words(graded.words, loosely=bool(missing))
-            if not any(levels):  # only the topic: mark the topic words it shares with the best
-                words = [Word((term,), frozenset({term}), text=term) for term in graded.topic_terms]
+            words = (partial if missing else full) if any(levels) else topic
             stored = snapshot.stored(docnum)
             hits.append(make_hit(stored, score, words, missing, graded.in_part(levels)))
         return hits

@@ -21,7 +21,8 @@ def test_ranked_hits_with_scores_in_descending_order(policy_index):
 
 def test_every_item_containing_a_literal_word_is_found(policy_index, seed_items):
     # 係長, 駅前 and 重点 are split in some items' context (係|長級, 南口駅|前, 2025重|点).
-    words = ("防災", "公共施設", "窓口", "絵本のまち", "ワークライフバランス", "係長", "駅前", "重点")
+    words = ("防災", "公共施設", "窓口", "絵本のまち", "ワークライフバランス")
+    words += ("係長", "駅前", "重点")
     for word in words:
         expected = {item.id for item in seed_items if word in item.text}
         found = {hit.id for hit in policy_index.search(word, per_page=100).hits}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from html import escape
 from urllib.parse import quote
 
@@ -132,7 +133,12 @@ def item_url(item_id: str, root: str) -> str:
     Spelled out because an answer asks for up to 100 of them and `url_for` costs more than
     writing the whole answer; a test checks the two agree.
     """
-    return f"{root}/item/{quote(item_id, safe=PATH_SEGMENT_SAFE)}"
+    return f"{root}/item/{_quoted(item_id)}"
+
+
+@lru_cache(maxsize=4096)
+def _quoted(item_id: str) -> str:
+    return quote(item_id, safe=PATH_SEGMENT_SAFE)
 
 
 @bp.get("/api/suggest")
