@@ -80,10 +80,10 @@ def match_spans(text: str, words: Iterable[Word]) -> list[tuple[int, int]]:
             spans += exact_spans(text, word.exact)
             continue
         spans += _runs(analysed.fine, word.fine)
-        # A one-unit word matches a long unit of the same text too (駅前 of 南口駅|前).
-        spans += [
-            (s, e) for term, s, e in analysed.coarse if term in word.coarse or (term,) == word.fine
-        ]
+        # The word as one unit: 駅前 on the long unit over 駅|前, 一時 (1|時 alone) on 一時.
+        whole = {word.whole} if word.whole else set(word.fine) if len(word.fine) == 1 else set()
+        units = [*analysed.coarse, *(analysed.fine.values() if word.whole else ())]
+        spans += [(s, e) for term, s, e in units if term in word.coarse or term in whole]
         if word.reading:
             spans += [(s, e) for reading, s, e in analysed.readings if reading == word.reading]
     return _merge(spans)

@@ -22,6 +22,7 @@ HIRAGANA = re.compile(r"^[ぁ-ゖー]{2,}$")
 OKURIGANA = re.compile(r"^(?=.*[一-龥々])(?=.*[ぁ-ゖ])[一-龥々ぁ-ゖ]+$")
 HIRAGANA_TO_KATAKANA = {code: code + 0x60 for code in range(ord("ぁ"), ord("ゖ") + 1)}
 PIECE = re.compile(r'"([^"]*)"?|(\S+)')
+WHOLE = re.compile(r"^[一-龥々ァ-ヺーぁ-ゖ]{2,8}$")  # a word that may be one unit in an item
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,9 @@ class Word:
     reading: str | None = None
     exact: tuple[str, ...] | None = None  # a quoted phrase: every unit, particles included
     text: str = ""  # as typed (or as the synonym list writes it): what the page names
+    # The text as one unit where Sudachi splits it typed alone but not in the items (一時 is
+    # 1|時 alone, one unit in 一時保護): matched as well as the short units in a row.
+    whole: str | None = None
 
     @property
     def key(self) -> str:
@@ -99,7 +103,10 @@ def analyse_word(text: str, exact: bool = False) -> Word | None:
     if not ordered and not reading:
         return None
     sequence = exact_units(text) if exact else None
-    return Word(tuple(ordered), frozenset(coarse), reading, sequence, text.strip())
+    whole = unicodedata.normalize("NFKC", text.strip()).lower()
+    if exact or len(ordered) < 2 or whole in coarse or not WHOLE.match(whole):
+        whole = None
+    return Word(tuple(ordered), frozenset(coarse), reading, sequence, text.strip(), whole)
 
 
 def synonym_map(groups: list[list[str]]) -> dict[str, list[Word]]:
@@ -198,6 +205,8 @@ def word_query(word: Word) -> wq.Query:
     extra = [wq.Term(FIELD, text) for text in sorted(word.coarse)]
     if extra:
         required = wq.AndMaybe(required, wq.Or(extra))
+    if word.whole:
+        required = wq.Or([required, wq.Term(FIELD, word.whole)])
     if word.reading:
         required = wq.Or([required, wq.Term(READING_FIELD, word.reading)])
     return required

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
+from indexer.analysis import sudachi_units
 from indexer.search import ITEM_FIELDS, MAX_PER_PAGE, PolicyIndex, UnknownFilter
 
 
@@ -34,6 +37,33 @@ def test_a_word_split_in_context_is_found_and_highlighted(policy_index):
     assert "<mark>係長</mark>級職員" in hits["r5-keiei-14-jinzai-hoshin-02"].highlight
     hit = policy_index.search("駅前の再開発").hits[0]
     assert "上板橋駅南口<mark>駅前</mark>地区" in hit.highlight
+    # The other way round: 一時 typed alone is 1|時, in the items one unit.
+    hits = {h.id: h for h in policy_index.search("一時", per_page=100).hits}
+    assert "<mark>一時</mark>保護機能" in hits["r5-keiei-10-shisaku-mokuhyo-06"].highlight
+
+
+def test_every_noun_finds_every_item_holding_it_as_a_word(policy_index, seed_items):
+    """Each noun of the items, searched alone, finds every item where its text stands between two
+    unit boundaries, however Sudachi splits it there or typed alone (一時 alone is 1|時)."""
+    boundaries, nouns = {}, set()
+    for item in seed_items:
+        units = [u for u in sudachi_units(item.text) if u.fine]
+        boundaries[item.id] = {u.start for u in units} | {u.end for u in units}
+        nouns |= {item.text[u.start : u.end] for u in units if u.part_of_speech == "名詞"}
+    lost = {}
+    for noun in sorted(n for n in nouns if len(n) > 1 and n.isalnum()):
+        expected = {
+            item.id
+            for item in seed_items
+            for at in re.finditer(re.escape(noun), item.text)
+            if {at.start(), at.end()} <= boundaries[item.id]
+        }
+        result = policy_index.search(noun, per_page=MAX_PER_PAGE)
+        found = {hit.id for hit in result.hits if hit.matched == "all"}
+        if len(expected) <= MAX_PER_PAGE and expected - found:
+            lost[noun] = sorted(expected - found)
+    assert len(nouns) > 1000
+    assert lost == {}
 
 
 def test_full_and_half_width_meet(policy_index):
