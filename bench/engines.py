@@ -399,6 +399,24 @@ class FormFilter(Filter):
             yield token
 
 
+def words_or_ed(query: str) -> str:
+    """Return the query's Sudachi words as typed, OR-ed in Groonga's query syntax.
+
+    What a `match` query over the text asks of a bigram index: any of the words, not the whole
+    sentence as one string (the benchmark's second Groonga row for natural queries).
+
+    >>> words_or_ed("介護予防の取り組み")
+    '"介護" OR "予防" OR "取り組み"'
+    """
+    words = [
+        token.text
+        for token in PlainSudachiTokenizer()(query)
+        if token.tag not in STOP_POS and token.base not in JA_STOP_WORDS
+    ]
+    quoted = (word.replace("\\", "\\\\").replace('"', '\\"') for word in dict.fromkeys(words))
+    return " OR ".join(f'"{word}"' for word in quoted)
+
+
 def sudachi_analyzer() -> CompositeAnalyzer:
     """Return analysis-sudachi's chain: mode C, POS and stop words dropped, normalized, lower.
 

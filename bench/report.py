@@ -7,7 +7,7 @@ from collections.abc import Callable
 from bench.loadgen import LoadResult, median, percentile
 from bench.profile import AREAS
 from bench.servers import KINDS as HTTP_KINDS
-from bench.servers import MODES, merged
+from bench.servers import MODES, OR_ED, merged
 
 Row = tuple[str, Callable[[dict], str]]
 KEEP_ALIVE, NEW_CONNECTION = MODES
@@ -141,6 +141,19 @@ def http_rows() -> list[Row]:
                     lambda s, m=mode, a=ours, b=theirs: _ratios(_one(s, m, a), _one(s, m, b)),
                 ),
             ]
+    # Context, no target: Groonga's select of the natural queries' words OR-ed, work like ours.
+    theirs = f"groonga {OR_ED}"
+    for mode in MODES:
+        rows += [
+            (
+                f"Groonga `select` {OR_ED} p50 / p95, ms (1 client, {mode})",
+                lambda s, m=mode: _two(_one(s, m, theirs)),
+            ),
+            (
+                f"ours natural ÷ Groonga {OR_ED}, p50 / p95 (1 client, {mode})",
+                lambda s, m=mode: _ratios(_one(s, m, "ours natural"), _one(s, m, theirs)),
+            ),
+        ]
     for kind in HTTP_KINDS:
         for mode in MODES:
             rows += [
@@ -153,6 +166,13 @@ def http_rows() -> list[Row]:
                     lambda s, m=mode, n=f"groonga {kind}": _load(_eight(s, m, n)),
                 ),
             ]
+    for mode in MODES:
+        rows.append(
+            (
+                f"Groonga `select` {OR_ED} req/s, 8 clients, {mode} (p50 / p95 ms)",
+                lambda s, m=mode: _load(_eight(s, m, theirs)),
+            )
+        )
     for name, label in ZIPF:
         rows.append(
             (

@@ -32,6 +32,7 @@ from bench.serving import free_port, memory_kb, peak_kb, start_server, stop, wai
 Target = tuple[int, list[str]]  # port, paths
 MODES = {"keep-alive": True, "new connection": False}
 KINDS = ("keyword", "natural")
+OR_ED = "natural, words OR-ed"  # Groonga only: the natural queries' words OR-ed
 NO_CACHE = ("--result-cache", "0")
 HEALTHZ = ["/healthz"]
 
@@ -156,6 +157,8 @@ class Servers:
                     groups.append(before | {"before healthz": (b_port, HEALTHZ)})
                 if g_port is not None:
                     groups.append({f"groonga {kind}": (g_port, theirs[kind])})
+                    if kind == "natural" and theirs.get(OR_ED):
+                        groups.append({f"groonga {OR_ED}": (g_port, theirs[OR_ED])})
             # Warm-up: each query once per server, then from eight clients at once, so that every
             # worker of ours (each its own caches) has seen them.
             interleaved(groups, 1)
@@ -174,6 +177,8 @@ class Servers:
                         targets[f"before {kind}"] = (b_port, ours[kind])
                     if g_port is not None:
                         targets[f"groonga {kind}"] = (g_port, theirs[kind])
+                        if kind == "natural" and theirs.get(OR_ED):
+                            targets[f"groonga {OR_ED}"] = (g_port, theirs[OR_ED])
                     eight[mode] |= in_turn(targets, seconds, keep_alive)
             result = {
                 "start_s": median(start_runs),

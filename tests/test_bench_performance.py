@@ -7,9 +7,11 @@ sane number, no request failed, and the synthetic corpus goes through the real p
 from __future__ import annotations
 
 import doctest
+import json
 import multiprocessing
 import os
 import shutil
+import urllib.request
 from dataclasses import asdict
 from pathlib import Path
 
@@ -23,12 +25,13 @@ import bench.performance
 import bench.profile
 import bench.report
 import bench.synthetic
+from bench.engines import words_or_ed
 from bench.loadgen import run_load
 from bench.performance import QUERIES, BenchQuery, Plan, main, run_benchmark
 from bench.profile import AREAS
 from bench.report import BASELINE_ROWS, ROWS, markdown_report, public, targets
-from bench.servers import MODES
-from bench.serving import production_server
+from bench.servers import MODES, OR_ED
+from bench.serving import free_port, production_server, wait_for_200
 from bench.synthetic import DEPARTMENTS_PER_DOCUMENT, EXTRA_DEPARTMENTS, write_synthetic_corpus
 from indexer import build
 from indexer.corpus import load_corpus
@@ -141,10 +144,31 @@ def test_groonga_answers_the_same_queries_when_installed(report):
     for mode in MODES:
         assert len(size["one"][mode]["groonga keyword"].latencies) == size["queries"] - 1
         assert size["eight"][mode]["groonga natural"].throughput > 0
+        # The natural queries' words OR-ed, a row of context beside them.
+        or_ed = size["one"][mode][f"groonga {OR_ED}"]
+        assert len(or_ed.latencies) == sum(q.kind == "natural" for q in SMOKE)
+        assert size["eight"][mode][f"groonga {OR_ED}"].throughput > 0
     assert size["zipf"]["groonga, cache on"].throughput > 0
     text = markdown_report(report)
     assert "| ours ÷ Groonga, natural p50 / p95 (1 client, new connection) | –" not in text
     assert "0.1×: keyword, new connection: throughput ≥ Groonga's (8 clients)" in text
+
+
+@pytest.mark.skipif(not HAS_GROONGA, reason="groonga is not installed")
+def test_groonga_finds_a_sentence_only_through_its_words_or_ed(tmp_path, seed_items):
+    bench.groonga.load_database(seed_items, tmp_path)
+    port = free_port()
+    with bench.groonga.http_server(tmp_path, port) as process:
+        wait_for_200(port, "/d/status", 60, process)
+
+        def hits(query: str) -> int:
+            path = bench.groonga.select_path(query, {})
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}") as answer:
+                return json.load(answer)[1][0][0][0]
+
+        assert hits("介護予防の取り組み") == 0  # one bigram string: no item holds it
+        assert hits(words_or_ed("介護予防の取り組み")) >= 10
+        assert hits(words_or_ed("防災")) == hits("防災") > 0
 
 
 def test_synthetic_corpus_is_deterministic_and_parses(tmp_path):
