@@ -145,6 +145,9 @@ def content_spans(piece: str) -> list[tuple[int, int]]:
         start, end = starts[morpheme.begin()], ends[morpheme.end() - 1]
         if pos[0] == "接尾辞" and current is None:
             pass  # a suffix after a verb (働きやすい) starts no word
+        elif _adverbial_formal(morpheme):  # 災害のとき障がい: とき joins neither word
+            close()
+            current, trailing_symbols = None, 0
         elif pos[0] in CONTENT_POS or _nominal(morphemes, at):
             if current is None:
                 current = [start, end, False]
@@ -164,6 +167,17 @@ def content_spans(piece: str) -> list[tuple[int, int]]:
             current, trailing_symbols = None, 0
     close()
     return [(start, end) for start, end in runs if not _formal(piece[start:end])]
+
+
+def _adverbial_formal(morpheme) -> bool:
+    """Tell that a unit is a formal noun in kana used as an adverb (とき, ため, ところ).
+
+    >>> [_adverbial_formal(m) for m in sudachi_tokenizer().tokenize("災害のとき障がい")]
+    [False, False, True, False]
+    """
+    pos = morpheme.part_of_speech()
+    surface = morpheme.surface()
+    return pos[2] == "副詞可能" and surface in FORMAL_NOUNS and bool(HIRAGANA.match(surface))
 
 
 def _nominal(morphemes: list, at: int) -> bool:

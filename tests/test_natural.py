@@ -55,6 +55,14 @@ def test_a_sentence_is_split_into_its_content_words():
     assert content_runs("人材育成") == ["人材育成"]  # a compound stays one word
 
 
+def test_a_formal_noun_in_kana_joins_neither_word_beside_it():
+    # Sudachi gives とき, ため as nouns: they used to join the next noun (とき障がい, ため支援).
+    assert content_runs("災害のとき障がいのある人") == ["災害", "障がい", "人"]
+    assert content_runs("子どものため支援") == ["子ども", "支援"]
+    assert content_runs("災害時の医療") == ["災害時", "医療"]  # a kanji suffix stays in its word
+    assert content_runs("ものづくり支援") == ["ものづくり支援"]  # もの here is part of a word
+
+
 def test_a_verbs_noun_form_is_a_word_and_a_suffix_starts_none():
     assert content_runs("高齢者の見守りについて") == ["高齢者", "見守り"]
     assert content_runs("見守り強化") == ["見守り強化"]
