@@ -80,8 +80,8 @@ NATURAL = Path(__file__).resolve().parent / "relevance" / "natural.toml"
 NATURAL_KINDS = {"sentence", "question", "sparse", "concept", "kana", "mixed", "name",
                  "katakana_part"}  # fmt: skip
 # The issues' targets (nDCG@10 0.85 for sentence, question, sparse and overall), except for
-# sentence, which is short of it (0.80 on 2026-12-03): its floor is what it reaches (README).
-NDCG_FLOORS = {"sentence": 0.78, "question": 0.85, "sparse": 0.85, "overall": 0.85}
+# sentence, which is short of it (0.84 on 2026-12-04): its floor is below what it reaches (README).
+NDCG_FLOORS = {"sentence": 0.82, "question": 0.85, "sparse": 0.85, "overall": 0.85}
 EVERY_KIND_FLOOR = 0.6
 
 
@@ -140,13 +140,34 @@ def test_natural_queries_beat_the_plain_peers_on_every_kind(natural, seed_items,
 
 
 # The held-out concept set (tests/relevance/unseen.toml): words the documents do not use, judged
-# before they were run; the word vectors answer most (README, Search quality). Floors below what
-# it reaches (0.54 / 19 % on concept, 2026-12-03); the controls must stay empty.
+# before they were run; the word vectors and the near concepts answer most (README, Search
+# quality). Floors below what it reaches (0.63 / 12 % on concept, 2026-12-04); the controls must
+# stay empty.
 UNSEEN = Path(__file__).resolve().parent / "relevance" / "unseen.toml"
 
 
 def test_held_out_concepts_are_found_and_controls_stay_empty(policy_index):
     results = evaluate_graded(load_graded(UNSEEN), natural_run(policy_index))
     table = graded_summary(results)
-    assert table["concept"].ndcg10 >= 0.5 and table["concept"].zero_result_rate <= 0.25, table
+    assert table["concept"].ndcg10 >= 0.58 and table["concept"].zero_result_rate <= 0.2, table
     assert all(ranked == [] for _, _, ranked in results["control"])
+
+
+# The held-out sentences and questions (tests/relevance/unseen_sentences.toml), judged before the
+# engine was run on them: 0.60 nDCG@10 on 2026-12-04, where the query's Sudachi tokens OR-ed and
+# ranked by BM25 give 0.51. Never empty, and ahead of that peer on each kind.
+UNSEEN_SENTENCES = Path(__file__).resolve().parent / "relevance" / "unseen_sentences.toml"
+
+
+def test_held_out_sentences_and_questions_beat_a_plain_bm25_or(policy_index, seed_items, tmp_path):
+    judgments = load_graded(UNSEEN_SENTENCES)
+    assert {j.kind for j in judgments} == {"sentence", "question"} and len(judgments) >= 24
+    ours = graded_summary(evaluate_graded(judgments, natural_run(policy_index)))
+    engine = SudachiOrEngine(seed_items, CORPUS, tmp_path)
+    try:
+        peer = graded_summary(evaluate_graded(judgments, engine.search))
+    finally:
+        engine.close()
+    assert ours["overall"].ndcg10 >= 0.56 and ours["overall"].zero_result_rate == 0, ours
+    for kind in ("sentence", "question", "overall"):
+        assert ours[kind].ndcg10 > peer[kind].ndcg10, (kind, ours[kind], peer[kind])
