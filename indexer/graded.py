@@ -92,12 +92,38 @@ class Graded:
         )  # fmt: skip
         return found
 
+    def with_departments(
+        self, topic: dict[int, float], seeds: tuple[int, ...], departments: np.ndarray, share: float
+    ) -> dict[int, float]:
+        """Return the topic similarity with the seeds' departments counting `share` of it.
+
+        A department is a cluster of topics: 図書館のあり方 is about the library department's
+        あり方 items, not the cleaning office's. An item holding some word of the query, in a
+        department of one of the best items, gets `share` more; every similarity is scaled by
+        1 - share, so that it stays from 0 to 1. No item is added: only those holding a word.
+        Made once for each topic.
+        """
+        key = ("departments", id(topic), seeds, share)
+        found = self._buckets.get(key)
+        if found is not None and found[0] is topic:
+            return found[1]
+        seeded = np.unique(departments[np.asarray(seeds, dtype=np.int64)])
+        near = self.docs[np.isin(departments[self.docs], seeded)].tolist()
+        blended = {doc: similarity * (1 - share) for doc, similarity in topic.items()}
+        for doc in near:
+            blended[doc] = blended.get(doc, 0.0) + share
+        self._buckets[key] = (topic, blended)
+        return blended
+
     def nbytes(self) -> int:
         """Return the bytes of this match's arrays and of what it worked out from them."""
         own = self.docs.nbytes + self.levels.nbytes + self.as_typed.nbytes + self.topics.nbytes
         own += 120 * len(self.topic)  # a dict of Python ints and floats
         for found in self._buckets.values():
-            own += found.nbytes() if isinstance(found, (Graded, Buckets)) else 0
+            if isinstance(found, (Graded, Buckets)):
+                own += found.nbytes()
+            elif isinstance(found, tuple):  # a topic with the departments: (topic, blended)
+                own += 120 * len(found[1])
         return own
 
     def rows(self, docnums: np.ndarray) -> np.ndarray:

@@ -306,6 +306,7 @@ class Ranking:
 
 COVERAGE = 3  # where the coverage rule stands in a graded prefix (indexer.graded.RULES)
 TOPIC_SHARE = 0.35  # the weight of the best items' topic, against the query's words together
+DEPARTMENT_SHARE = 0.2  # of the topic similarity: being in a department of the best items
 FEEDBACK_BELOW = 10  # a one-word query gets topic items only when fewer items hold it
 
 
@@ -543,6 +544,9 @@ class PolicyIndex:
             if seeds:
                 known = frozenset(w.word.key for w in understood.words)
                 similarity, terms = snapshot.topic(seeds, known)
+                similarity = graded.with_departments(
+                    similarity, seeds, snapshot.codes["department"], DEPARTMENT_SHARE
+                )
                 graded = graded.with_topic(similarity, TOPIC_SHARE, terms)
                 matches = graded.docs
         kept = _kept(snapshot, matches, filters) if any(filters.values()) else matches

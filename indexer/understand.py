@@ -395,7 +395,7 @@ def query_word(
     inside = inside_forms(word, lexicon)
     same = expand(word, synonyms)[:MAX_SYNONYMS]
     dictionary = tuple(w for w in expand(word, related) if w not in same)[:MAX_RELATED]
-    curated = tuple(w for w in expand(word, near) if w not in expand(word, related))
+    curated = tuple(w for w in expand(word, near) if w not in (*same, *expand(word, related)))
     parts = compound_parts(word)
     linked = (*inside, *same, *dictionary, *curated)
     return QueryWord(

@@ -13,6 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import indexer.search as search_module
 from indexer.graded import RULES, coverage, every_word
 from indexer.names import NameFinder, aliases
 from indexer.understand import MAX_WORDS, content_runs, has_operators, understand
@@ -153,6 +154,28 @@ def test_a_generic_head_weighs_less_than_the_topic(policy_index):
     # 備え is in one item only (備えた), 水害 in several: the query is about 水害.
     result = policy_index.search("水害への備え", per_page=3)
     assert all("水害" in hit.text for hit in result.hits), texts(result)
+
+
+def test_the_best_items_departments_lead_the_partial_matches(policy_index):
+    # One item holds 図書館 and あり方, and it belongs to the library's department; of the many
+    # items holding あり方 alone (清掃事業のあり方, 健康福祉センター…), that department's first.
+    result = policy_index.search("図書館のあり方を見直す", per_page=5)
+    first = result.hits[0]
+    assert first.matched == "all" and "図書館" in first.text
+    assert {hit.department for hit in result.hits} == {first.department}, texts(result)
+
+
+def test_the_department_share_only_reorders(policy_index, monkeypatch):
+    # Being in a best item's department reorders the items holding some word; it adds none, so
+    # the totals and every facet count stay those of the topic alone.
+    def counts():
+        result = policy_index.search("区内の中小企業への支援策", per_page=100)
+        facets = {name: [(v.value, v.count) for v in got] for name, got in result.facets.items()}
+        return result.total, result.total_all, sorted(hit.id for hit in result.hits), facets
+
+    with_departments = counts()
+    monkeypatch.setattr(search_module, "DEPARTMENT_SHARE", 0.0)
+    assert counts() == with_departments
 
 
 def test_a_noun_used_as_the_verb_weighs_less_than_its_object(policy_index):
