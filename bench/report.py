@@ -203,6 +203,10 @@ ROWS: list[Row] = [
     ),
     ("open the index in a process, s", lambda s: f"{s['open_s']:.2f}"),
     ("server start to first 200, s", lambda s: f"{s['start_s']:.2f}"),
+    (
+        "warm-up before the timed rows: requests answered of asked, s",
+        lambda s: "{:,} of {:,}, {:.0f}".format(*s["warm_up"]),
+    ),
     *http_rows(),
     ("errors, ours (non-200 or none)", lambda s: _errors(s, "ours")),
     (
