@@ -145,10 +145,8 @@ def content_spans(piece: str) -> list[tuple[int, int]]:
         start, end = starts[morpheme.begin()], ends[morpheme.end() - 1]
         if pos[0] == "接尾辞" and current is None:
             pass  # a suffix after a verb (働きやすい) starts no word
-        elif _adverbial_formal(morpheme):  # 災害のとき障がい: とき joins neither word
-            close()
-            current, trailing_symbols = None, 0
-        elif pos[0] in CONTENT_POS or _nominal(morphemes, at):
+        # とき of 災害のとき障がい is a noun but joins neither word: it ends the run
+        elif (pos[0] in CONTENT_POS or _nominal(morphemes, at)) and not _adverbial_formal(morpheme):
             if current is None:
                 current = [start, end, False]
             else:
@@ -394,8 +392,9 @@ def query_word(
     """
     inside = inside_forms(word, lexicon)
     same = expand(word, synonyms)[:MAX_SYNONYMS]
-    dictionary = tuple(w for w in expand(word, related) if w not in same)[:MAX_RELATED]
-    curated = tuple(w for w in expand(word, near) if w not in (*same, *expand(word, related)))
+    linked_words = expand(word, related)
+    dictionary = tuple(w for w in linked_words if w not in same)[:MAX_RELATED]
+    curated = tuple(w for w in expand(word, near) if w not in (*same, *linked_words))
     parts = compound_parts(word)
     linked = (*inside, *same, *dictionary, *curated)
     return QueryWord(
