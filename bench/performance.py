@@ -29,10 +29,12 @@ import click
 from bench import groonga
 from bench.engines import words_or_ed
 from bench.loadgen import median, percentile, zipf_mix
-from bench.profile import profile_areas
+from bench.profile import BUILD_AREAS, build_area_of, profile_areas
 from bench.report import markdown_report, public
 from bench.servers import OR_ED, Servers
 from bench.synthetic import write_synthetic_corpus
+from indexer.analysis import forget_analyses
+from indexer.build import index_in_process
 from indexer.corpus import load_corpus
 from indexer.highlight import clear_caches
 from indexer.search import PolicyIndex
@@ -43,6 +45,8 @@ SIZES = (1.0, 10.0, 100.0, 1000.0)
 # A server waits for the network between requests; this much idle before each query of one
 # pass of the search function shows what the wait costs a warm search (CPU caches, clocks).
 IDLE_PAUSE = 0.0005
+# The build's work per item is profiled on this many items of each corpus, in one process.
+BUILD_SAMPLE = 1000
 
 
 @dataclass(frozen=True)
@@ -190,6 +194,32 @@ def measure_build(corpus_dir: Path, index_dir: Path, repeat: int = 1) -> dict:
     }
 
 
+def profile_build(corpus_dir: Path, scratch: Path) -> dict:
+    """Time and profile the build's work per item on a sample of the corpus, in one process.
+
+    The sample is indexed three times into fresh directories: once to warm the caches a long
+    build has warm, once timed, once under cProfile. The full build spreads the same work per
+    item over one writer process per core.
+    """
+    items = load_corpus(corpus_dir)[:BUILD_SAMPLE]
+    seconds = 0.0
+    for run in ("warm", "timed", "profiled"):
+        directory = scratch / f"build-sample-{run}"
+        shutil.rmtree(directory, ignore_errors=True)
+        directory.mkdir(parents=True)
+        forget_analyses()
+        if run == "profiled":
+            shares = profile_areas(
+                lambda: index_in_process(directory, items), BUILD_AREAS, build_area_of
+            )
+        else:
+            started = time.perf_counter()
+            index_in_process(directory, items)
+            seconds = time.perf_counter() - started
+        shutil.rmtree(directory)
+    return {"sample": len(items), "ms_per_item": seconds * 1000 / len(items), "areas": shares}
+
+
 def directory_bytes(path: Path) -> int:
     """Return the bytes the files under `path` take on disk (Groonga's are sparse), logs aside."""
     files = (p for p in path.rglob("*") if p.is_file() and ".log" not in p.name)
@@ -290,6 +320,7 @@ def run_size(
     result: dict = {"scale": scale}
     result |= measure_build(corpus_dir, workdir / "index", repeat=3 if scale <= 1 else 1)
     log(f"{size_label(scale)}: {result['items']} items in {result['build_s']:.1f} s")
+    result["build_profile"] = profile_build(corpus_dir, workdir)
     result |= measure_search_function(workdir / "index", queries, plan.passes)
     kept = result.pop("kept_queries")
     db_dir = None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from bench.loadgen import LoadResult, median, percentile
-from bench.profile import AREAS
+from bench.profile import AREAS, BUILD_AREAS
 from bench.servers import KINDS as HTTP_KINDS
 from bench.servers import MODES, OR_ED, merged
 
@@ -305,6 +305,35 @@ def profile_table(report: dict) -> str:
     return "\n".join(lines)
 
 
+def build_profile_table(report: dict) -> str:
+    """The build's work per item by area, and the build it makes at best on the run's cores."""
+    sizes, cores = report["sizes"], report["machine"]["cores"]
+    heads = [f"{s['scale']:g}×" for s in sizes]
+    lines = [
+        "| ms per item | " + " | ".join(heads) + " |",
+        "| --- | " + " | ".join("---:" for _ in heads) + " |",
+    ]
+    for area in BUILD_AREAS:
+        cells = [
+            f"{s['build_profile']['areas'][area] * s['build_profile']['ms_per_item']:.2f}"
+            for s in sizes
+        ]
+        lines.append(f"| {area} | " + " | ".join(cells) + " |")
+    rows = (
+        ("all of it (sample timed without the profiler)", lambda s, ms: f"{ms:.2f}"),
+        ("every item in one process, s", lambda s, ms: _number(s["items"] * ms / 1000)),
+        (
+            f"every item spread over {cores} cores without loss, s",
+            lambda s, ms: _number(s["items"] * ms / 1000 / cores),
+        ),
+        ("the build as measured, s", lambda s, ms: _number(s["build_s"])),
+    )
+    for name, cell in rows:
+        cells = [cell(s, s["build_profile"]["ms_per_item"]) for s in sizes]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def targets(report: dict) -> list[tuple[str, bool, str]]:
     """Return (target, met, figure) for each target of the issues at the sizes that were run."""
     checks = []
@@ -426,6 +455,13 @@ def markdown_report(report: dict) -> str:
         "highlight cache emptied first):",
         "",
         profile_table(report),
+        "",
+        "Where the build's time goes: the first "
+        f"{max(s['build_profile']['sample'] for s in report['sizes'])} items of each corpus "
+        "(all of a smaller one) indexed in one process (analysis, postings, vocabulary, the "
+        "segment written), timed, then under cProfile for the shares:",
+        "",
+        build_profile_table(report),
     ]
     for size in report["sizes"]:
         for result in results(size, "ours") + results(size, "groonga") + results(size, "before"):

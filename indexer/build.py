@@ -179,14 +179,23 @@ def _new_generation(index_dir: Path) -> Path:
     return generation
 
 
+def index_in_process(directory: Path, items: list[PolicyItem]) -> None:
+    """Index `items` into a new index in `directory` as the build does, in this process only.
+
+    The benchmark profiles the work per item with it (a profiler sees no writer process).
+    """
+    _write_index(directory, items, None, parallel=False)
+
+
 def _write_index(
     generation: Path,
     items: list[PolicyItem],
     progress: Callable[[int, int], None] | None,
     inherited: tuple[int, ...] = (),
+    parallel: bool = True,
 ) -> None:
     ix = whoosh_index.create_in(str(generation), policy_schema())
-    writer = _writer(ix, len(items), inherited)
+    writer = _writer(ix, len(items), inherited) if parallel else ix.writer(limitmb=WRITER_MB)
     # The vocabulary (suggestions, kana queries: indexer.vocabulary) is collected where each
     # item is analysed, while the analysis of its text is still at hand: here, or in each
     # writer process, which leaves its share beside the index for this one to merge.

@@ -28,7 +28,7 @@ import bench.synthetic
 from bench.engines import words_or_ed
 from bench.loadgen import run_load
 from bench.performance import QUERIES, BenchQuery, Plan, main, run_benchmark
-from bench.profile import AREAS
+from bench.profile import AREAS, BUILD_AREAS
 from bench.report import BASELINE_ROWS, ROWS, markdown_report, public, targets
 from bench.servers import MODES, OR_ED
 from bench.serving import free_port, production_server, wait_for_200
@@ -67,7 +67,7 @@ def test_the_table_has_every_row_and_the_size(report):
     assert "| | 0.1× |" in text
     for label, _ in ROWS + BASELINE_ROWS:
         assert f"| {label} |" in text, label
-    assert all(f"| {area} |" in text for area in AREAS)
+    assert all(f"| {area} |" in text for area in AREAS + BUILD_AREAS)
     assert "Targets:" in text and "0.1×: zero HTTP errors" in text
 
 
@@ -80,6 +80,10 @@ def test_every_figure_is_sane(report):
         assert size[key] and all(t > 0 for t in size[key])
     assert len(size["fn_warm"]) == 2 * size["queries"]
     assert sum(size["profile_warm"].values()) == pytest.approx(1.0)
+    build = size["build_profile"]  # the sample is the whole corpus here
+    assert build["sample"] == size["items"] and build["ms_per_item"] > 0
+    assert sum(build["areas"].values()) == pytest.approx(1.0)
+    assert build["areas"]["Sudachi tokenizer (native)"] > 0
     assert size["server_peak_mb"] > 0 and size["before"]["start_s"] > 0
     natural = sum(q.kind == "natural" for q in SMOKE)
     for mode in MODES:  # keep-alive and a new connection per request: both columns measured
