@@ -21,6 +21,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -209,9 +210,8 @@ def profile_build(corpus_dir: Path, scratch: Path) -> dict:
         directory.mkdir(parents=True)
         forget_analyses()
         if run == "profiled":
-            shares = profile_areas(
-                lambda: index_in_process(directory, items), BUILD_AREAS, build_area_of
-            )
+            profiled = partial(index_in_process, directory, items)
+            shares = profile_areas(profiled, BUILD_AREAS, build_area_of)
         else:
             started = time.perf_counter()
             index_in_process(directory, items)
