@@ -18,8 +18,23 @@ AREAS = (
     "query parsing",
     "stored fields (unpickle)",
     "Whoosh matching and scoring",
+    "postings arrays: matching and BM25F (numpy)",
+    "graded ranking",
+    "caches' bookkeeping",
     "search.py: ranking glue, facets, filters",
     "other",
+)
+# The area of each file of ours or Whoosh's; numpy's own Python counts for its caller.
+_SEARCH_FILES = (
+    ("indexer/analysis.py", AREAS[1]),
+    ("indexer/highlight.py", AREAS[2]),
+    ("indexer/query.py", AREAS[3]),
+    ("/whoosh/", AREAS[5]),
+    ("indexer/scoring.py", AREAS[5]),  # our loop over Whoosh's matchers
+    ("indexer/arrays.py", AREAS[6]),
+    ("indexer/graded.py", AREAS[7]),
+    ("indexer/lru.py", AREAS[8]),
+    ("indexer/search.py", AREAS[9]),
 )
 
 
@@ -32,22 +47,17 @@ def area_of(path: str, name: str) -> str | None:
     'Sudachi tokenizer (native)'
     >>> area_of("~", "<built-in method builtins.sorted>") is None
     True
+    >>> area_of("/x/site-packages/numpy/_core/fromnumeric.py", "sum") is None
+    True
     """
     if "sudachipy" in name or "sudachipy" in path:
         return AREAS[0]
     if "_pickle.loads" in name:
         return AREAS[4]
-    for fragment, area in (
-        ("indexer/analysis.py", AREAS[1]),
-        ("indexer/highlight.py", AREAS[2]),
-        ("indexer/query.py", AREAS[3]),
-        ("/whoosh/", AREAS[5]),
-        ("indexer/scoring.py", AREAS[5]),  # our loop over Whoosh's matchers
-        ("indexer/search.py", AREAS[6]),
-    ):
+    for fragment, area in _SEARCH_FILES:
         if fragment in path:
             return area
-    return None if path == "~" else AREAS[7]
+    return None if path == "~" or "/numpy/" in path else AREAS[-1]
 
 
 BUILD_AREAS = (
