@@ -179,12 +179,13 @@ def _new_generation(index_dir: Path) -> Path:
     return generation
 
 
-def index_in_process(directory: Path, items: list[PolicyItem]) -> None:
+def index_in_process(directory: Path, items: list[PolicyItem], pool_mb: int = WRITER_MB) -> None:
     """Index `items` into a new index in `directory` as the build does, in this process only.
 
-    The benchmark profiles the work per item with it (a profiler sees no writer process).
+    The benchmark profiles the work per item with it (a profiler sees no writer process);
+    `pool_mb` is the MB of postings held before a sorted run is spilled to disk.
     """
-    _write_index(directory, items, None, parallel=False)
+    _write_index(directory, items, None, parallel=False, pool_mb=pool_mb)
 
 
 def _write_index(
@@ -193,9 +194,10 @@ def _write_index(
     progress: Callable[[int, int], None] | None,
     inherited: tuple[int, ...] = (),
     parallel: bool = True,
+    pool_mb: int = WRITER_MB,
 ) -> None:
     ix = whoosh_index.create_in(str(generation), policy_schema())
-    writer = _writer(ix, len(items), inherited) if parallel else ix.writer(limitmb=WRITER_MB)
+    writer = _writer(ix, len(items), inherited) if parallel else ix.writer(limitmb=pool_mb)
     # The vocabulary (suggestions, kana queries: indexer.vocabulary) is collected where each
     # item is analysed, while the analysis of its text is still at hand: here, or in each
     # writer process, which leaves its share beside the index for this one to merge.

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+import bench.build_curve
 import bench.floor
 import bench.groonga
 import bench.loadgen
@@ -246,3 +247,19 @@ def test_the_command_checks_its_sizes_and_has_help():
 def test_docstring_examples(module):
     result = doctest.testmod(module)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_the_build_curve_times_each_count_and_pool():
+    result = CliRunner().invoke(
+        bench.build_curve.main, ["--scale", "0.1", "--items", "10,30", "--pool-mb", "1,64"]
+    )
+    assert result.exit_code == 0, result.output
+    rows = [
+        line for line in result.output.splitlines() if line.startswith("| ") and "---" not in line
+    ]
+    assert [row.split(" | ")[:2] for row in rows[1:]] == [
+        ["| 10", "1"], ["| 10", "64"], ["| 30", "1"], ["| 30", "64"]
+    ]  # fmt: skip
+    assert all(float(row.split(" | ")[3].rstrip(" |")) > 0 for row in rows[1:])
+    bad = CliRunner().invoke(bench.build_curve.main, ["--items", "ten"])
+    assert bad.exit_code == 2 and "whole numbers" in bad.output
