@@ -17,11 +17,10 @@ from pathlib import Path
 
 import click
 
+from bench.performance import CORPUS
 from bench.synthetic import write_synthetic_corpus
 from indexer.build import WRITER_MB, index_in_process
 from indexer.corpus import load_corpus
-
-CORPUS = Path(__file__).resolve().parent.parent / "corpus"
 
 
 def numbers(text: str) -> list[int]:
